@@ -1,0 +1,40 @@
+# credit-panorama: `make run` (demo end to end through Airflow) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENTITIES ?= 20000
+SEED ?= 20240101
+
+export PYTHONPATH := $(CURDIR)/plugins
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup run test airflow bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m panorama demo --entities $(ENTITIES) --seed $(SEED)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+airflow: $(STAMP)
+	$(BIN)/python -m panorama airflow
+
+bench: $(STAMP)
+	$(BIN)/python -m panorama bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check plugins dags tests
+
+clean:
+	rm -rf data .airflow dbt_project/target dbt_project/logs
