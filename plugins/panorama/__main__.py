@@ -1,0 +1,3 @@
+from panorama.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""The publication gate: dbt data tests plus the Great Expectations checkpoint, over a candidate.
+
+The candidate passes only when no error-severity dbt test fails and every expectation holds.
+The report names what failed with a few example keys; it never carries personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from panorama.dbt_runner import DbtResult, run_dbt
+from panorama.settings import Settings
+
+# Values that look like ID-card numbers or mobile numbers are masked in any example we report.
+_PII = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15}|1[3-9]\d{9})(?!\d)")
+
+
+def mask_pii(text: str) -> str:
+    return _PII.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 3), text)
+
+
+class AuditFailed(RuntimeError):
+    """The candidate did not pass the gate; the serving file was not touched."""
+
+    def __init__(self, report: AuditReport):
+        self.report = report
+        super().__init__(report.headline())
+
+
+@dataclass
+class AuditReport:
+    run_id: str
+    as_of: str
+    passed: bool
+    seconds: float
+    dbt_summary: dict[str, int] = field(default_factory=dict)
+    dbt_failures: list[dict[str, Any]] = field(default_factory=list)
+    gx: dict[str, Any] = field(default_factory=dict)
+
+    def headline(self) -> str:
+        if self.passed:
+            return f"audit passed ({self.dbt_summary}, GX {self.gx.get('statistics', {})})"
+        lines = ["audit FAILED: candidate not published"]
+        for f in self.dbt_failures:
+            lines.append(f"  dbt {f['test']}: {f['message']} examples={f.get('examples', [])}")
+        for f in self.gx.get("failures", []):
+            lines.append(
+                f"  GX {f.get('table')} {f.get('expectation')} {f.get('column') or ''}: "
+                f"{f.get('message')} examples={f.get('examples', [])}"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _failure_examples(db_path: Path, relation: str | None, limit: int = 5) -> list[str]:
+    """A few rows of a stored test failure, rendered short and masked."""
+    if not relation:
+        return []
+    from panorama import warehouse
+
+    try:
+        rows = warehouse.query(db_path, f"select * from {relation} limit {limit}")
+    except Exception as exc:  # the relation may be absent when the test errored before storing
+        return [f"(no stored failures: {type(exc).__name__})"]
+    return [mask_pii("|".join("" if v is None else str(v) for v in row))[:200] for row in rows]
+
+
+def _dbt_failures(result: DbtResult, db_path: Path, target_dir: Path) -> list[dict[str, Any]]:
+    relations = _failure_relations(target_dir)
+    failures = []
+    for node in result.failed_nodes():
+        if node.resource_type not in ("test", "unit_test"):
+            continue
+        failures.append(
+            {
+                "test": node.unique_id,
+                "message": mask_pii(node.message or ""),
+                "failures": node.failures,
+                "examples": _failure_examples(db_path, relations.get(node.unique_id)),
+            }
+        )
+    if not result.success and not failures:
+        failures.append({"test": "dbt test", "message": mask_pii(result.log_tail[-2000:]), "failures": None})
+    return failures
+
+
+def _failure_relations(target_dir: Path) -> dict[str, str]:
+    """unique_id -> relation holding stored failures (from run_results.json)."""
+    path = target_dir / "run_results.json"
+    if not path.exists():
+        return {}
+    out = {}
+    for r in json.loads(path.read_text(encoding="utf-8")).get("results", []):
+        rel = r.get("relation_name")
+        if rel:
+            out[r["unique_id"]] = rel
+    return out
+
+
+def audit_candidate(
+    settings: Settings,
+    candidate: Path,
+    run_dir: Path,
+    as_of: str,
+    run_id: str,
+    baseline: dict | None,
+) -> AuditReport:
+    """Run dbt data tests (storing failures) and the GX checkpoint; write ``audit.json``."""
+    from panorama.gx_audit import run_checkpoint
+
+    started = time.monotonic()
+    dbt = run_dbt(
+        ["test", "--store-failures", "--exclude-resource-type", "unit_test"],
+        settings=settings,
+        db_path=candidate,
+        run_dir=run_dir,
+        as_of=as_of,
+        run_id=run_id,
+    )
+    dbt_failures = _dbt_failures(dbt, candidate, run_dir / "dbt_target")
+    gx = run_checkpoint(
+        candidate,
+        as_of=date.fromisoformat(as_of),
+        run_id=run_id,
+        docs_dir=run_dir / "gx_docs",
+        baseline=baseline,
+    )
+    report = AuditReport(
+        run_id=run_id,
+        as_of=as_of,
+        passed=dbt.success and not dbt_failures and gx.success,
+        seconds=round(time.monotonic() - started, 2),
+        dbt_summary=dbt.summary(),
+        dbt_failures=dbt_failures,
+        gx=gx.to_dict(),
+    )
+    (run_dir / "audit.json").write_text(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    return report

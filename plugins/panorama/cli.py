@@ -1,0 +1,234 @@
+"""Command line: ``python -m panorama <command>`` (the Makefile wraps the common ones).
+
+    demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
+    generate    write synthetic department deliveries and their ground truth
+    extract     land one feed for a logical date (what the DAG's extract task does)
+    airflow     start a local Airflow (UI + scheduler) on these DAGs; Ctrl-C stops it all
+    status      what is published: version, tables and row counts
+    versions    kept publications
+    rollback    serve a kept version again
+    bench       benchmarks (extract)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from panorama.settings import get_settings
+
+DEFAULT_SEED = 20240101
+
+
+def _default_ds() -> str:
+    return os.environ.get("PANORAMA_DS") or (date.today() - timedelta(days=1)).isoformat()
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from panorama.synth import generate
+
+    settings = get_settings()
+    out = Path(args.out) if args.out else settings.data_dir
+    summary = generate(out, entities=args.entities, seed=args.seed, as_of=date.fromisoformat(args.date))
+    print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def _ensure_demo_data(entities: int, seed: int, ds: str) -> None:
+    """(Re)generate the demo deliveries unless the same ones are already in the landing zone."""
+    from panorama.synth import generate
+
+    settings = get_settings()
+    stamp = settings.landing_dir / "_generated.json"
+    wanted = {"entities": entities, "seed": seed, "as_of": ds}
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        print(f"demo deliveries already in {settings.landing_dir} ({entities} entities, seed {seed})")
+        return
+    print(f"generating demo deliveries: {entities} entities, seed {seed}, as of {ds} ...")
+    started = time.monotonic()
+    generate(settings.data_dir, entities=entities, seed=seed, as_of=date.fromisoformat(ds))
+    stamp.write_text(json.dumps(wanted))
+    print(f"  generated in {time.monotonic() - started:.1f}s")
+
+
+def run_dag_once(ds: str, log_path: Path) -> tuple[int, list]:
+    """Run credit_panorama for ``ds`` through Airflow with the demo exchange platform up."""
+    from panorama import airflow_env as af
+    from panorama.exchange_server import serve
+    from panorama.synth import EXCHANGE_JSONL
+
+    settings = get_settings()
+    env = af.airflow_env(settings)
+    token = secrets.token_hex(16)
+    with serve(settings.landing_dir / EXCHANGE_JSONL, token=token) as server:
+        host_port = server.url.split("://", 1)[1]
+        env["AIRFLOW_CONN_EXCHANGE_PLATFORM"] = f"http://exchange:{token}@{host_port}"
+        proc = af.dags_test("credit_panorama", ds, env, log_path=log_path)
+    return proc.returncode, af.task_durations(env, "credit_panorama", ds)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from panorama import warehouse
+
+    settings = get_settings()
+    ds = args.date
+    started = time.monotonic()
+    _ensure_demo_data(args.entities, args.seed, ds)
+    log_path = settings.data_dir / "logs" / f"credit_panorama_{ds}.log"
+    print(f"running DAG credit_panorama for {ds} through Airflow (log: {log_path}) ...")
+    code, durations = run_dag_once(ds, log_path)
+    for task_id, map_index, seconds in durations:
+        label = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        print(f"  {label:<28} {seconds:7.1f}s")
+    if code != 0:
+        print(f"the DAG run failed (exit {code}); see {log_path}", file=sys.stderr)
+        _print_tail(log_path)
+        return code
+    print(f"\nserving file: {settings.serving_path}")
+    for table, n in warehouse.table_counts(settings.serving_path).items():
+        print(f"  {table:<45} {n:>10,}")
+    print(f"public dataset: {settings.public_path}")
+    print(f"total wall time {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def _print_tail(path: Path, lines: int = 40) -> None:
+    if path.exists():
+        print("\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]), file=sys.stderr)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from panorama.extract import extract_feed
+
+    manifest = extract_feed(args.feed, args.date)
+    print(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """``airflow standalone`` in its own process group, stopped as a whole on Ctrl-C."""
+    from panorama import airflow_env as af
+
+    env = af.airflow_env()
+    env.setdefault("AIRFLOW__API__PORT", str(args.port))
+    af.ensure_db(env)
+    proc = subprocess.Popen([af.airflow_bin(), "standalone"], env=env, start_new_session=True)
+    home = Path(env["AIRFLOW_HOME"])
+    print(f"Airflow starting at http://localhost:{args.port} (AIRFLOW_HOME={home})")
+    print(f"login: user 'admin', password in {home / 'simple_auth_manager_passwords.json.generated'}")
+    print("Ctrl-C stops the API server, scheduler, DAG processor and triggerer together.")
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        return _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 15.0) -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return 0
+        try:
+            return proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from panorama import publish, warehouse
+
+    settings = get_settings()
+    manifest = publish.current_manifest(settings)
+    if not manifest or not settings.serving_path.exists():
+        print("nothing published yet")
+        return 1
+    print(f"version {manifest['version']} (logical date {manifest['logical_date']}, run {manifest['run_id']})")
+    for table, n in warehouse.table_counts(settings.serving_path).items():
+        print(f"  {table:<45} {n:>10,}")
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from panorama import publish
+
+    settings = get_settings()
+    current = (publish.current_manifest(settings) or {}).get("version")
+    for v in publish.list_versions(settings):
+        m = v.manifest()
+        mark = "*" if v.name == current else " "
+        print(f"{mark} {v.name}  logical date {m['logical_date']}  published {m['published_at']}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from panorama import publish
+
+    manifest = publish.rollback(get_settings(), args.to)
+    print(f"serving {manifest['version']} (logical date {manifest['logical_date']}) again")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "extract":
+        from panorama.bench_extract import main as bench_extract
+
+        bench_extract(rows=args.rows)
+        return 0
+    raise SystemExit(f"unknown benchmark {args.what}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m panorama", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write synthetic department deliveries")
+    g.add_argument("--entities", type=int, default=20_000)
+    g.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    g.add_argument("--date", default=_default_ds(), help="as-of date of the deliveries (YYYY-MM-DD)")
+    g.add_argument("--out", help="data dir to write into (default: PANORAMA_DATA_DIR or data/)")
+    g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("demo", help="generate demo deliveries and run the DAG through Airflow")
+    d.add_argument("--entities", type=int, default=20_000)
+    d.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    d.add_argument("--date", default=_default_ds(), help="logical date (default: yesterday)")
+    d.set_defaults(func=cmd_demo)
+
+    e = sub.add_parser("extract", help="land one feed")
+    e.add_argument("feed")
+    e.add_argument("--date", default=_default_ds())
+    e.set_defaults(func=cmd_extract)
+
+    a = sub.add_parser("airflow", help="start a local Airflow on these DAGs")
+    a.add_argument("--port", type=int, default=8080)
+    a.set_defaults(func=cmd_airflow)
+
+    sub.add_parser("status", help="what is published").set_defaults(func=cmd_status)
+    sub.add_parser("versions", help="kept publications").set_defaults(func=cmd_versions)
+    r = sub.add_parser("rollback", help="serve a kept version again")
+    r.add_argument("--to", required=True, help="version name, see `versions`")
+    r.set_defaults(func=cmd_rollback)
+
+    b = sub.add_parser("bench", help="benchmarks")
+    b.add_argument("what", choices=["extract"])
+    b.add_argument("--rows", type=int, default=1_000_000)
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)

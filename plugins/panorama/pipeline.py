@@ -1,0 +1,143 @@
+"""The stages of one pipeline run, as plain functions the DAG's tasks call.
+
+extract (per feed, see ``panorama.extract``) -> build (dbt into a candidate) -> audit -> publish.
+Every stage works in the run's own folder ``build/runs/<run>/``; only publish touches serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from panorama import publish as publishing
+from panorama.audit import AuditFailed, audit_candidate
+from panorama.dbt_runner import run_dbt
+from panorama.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+KEEP_RUN_DIRS = 5
+
+
+class BuildFailed(RuntimeError):
+    pass
+
+
+def run_dir(settings: Settings, run_id: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
+    return settings.build_dir / "runs" / safe
+
+
+def candidate_path(settings: Settings, run_id: str) -> Path:
+    return run_dir(settings, run_id) / "candidate.duckdb"
+
+
+def _prune_run_dirs(settings: Settings, keep: int = KEEP_RUN_DIRS) -> None:
+    root = settings.build_dir / "runs"
+    if not root.exists():
+        return
+    dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for p in dirs[:-keep]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def build(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Write a candidate: a copy of the published file (grade history lives on), then dbt build.
+
+    Data tests are left to the audit; unit tests run here, since broken rules must not build.
+    """
+    settings = settings or get_settings()
+    _prune_run_dirs(settings)
+    rdir = run_dir(settings, run_id)
+    if rdir.exists():
+        shutil.rmtree(rdir)
+    rdir.mkdir(parents=True)
+    candidate = candidate_path(settings, run_id)
+    started = time.monotonic()
+    if settings.serving_path.exists():
+        shutil.copyfile(settings.serving_path, candidate)
+    copy_seconds = time.monotonic() - started
+    result = run_dbt(
+        ["build", "--exclude-resource-type", "test"],
+        settings=settings,
+        db_path=candidate,
+        run_dir=rdir,
+        as_of=ds,
+        run_id=run_id,
+    )
+    if not result.success:
+        failed = [f"{n.unique_id}: {n.message}" for n in result.failed_nodes()] or [result.log_tail]
+        raise BuildFailed("dbt build failed; nothing published:\n" + "\n".join(failed[:20]))
+    return {
+        "candidate": str(candidate),
+        "seconds": round(time.monotonic() - started, 2),
+        "copy_seconds": round(copy_seconds, 2),
+        "dbt_seconds": round(result.seconds, 2),
+        "nodes": result.summary(),
+    }
+
+
+def audit(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Audit the candidate against dbt tests and GX; raise AuditFailed to stop the run."""
+    settings = settings or get_settings()
+    rdir = run_dir(settings, run_id)
+    baseline = publishing.baseline_from_manifest(publishing.current_manifest(settings))
+    report = audit_candidate(
+        settings, candidate_path(settings, run_id), rdir, as_of=ds, run_id=run_id, baseline=baseline
+    )
+    log.info(report.headline())
+    if not report.passed:
+        raise AuditFailed(report)
+    return report.to_dict()
+
+
+def generate_docs(ds: str, run_id: str, settings: Settings) -> Path | None:
+    """dbt docs for the candidate, kept beside the publication."""
+    rdir = run_dir(settings, run_id)
+    result = run_dbt(
+        ["docs", "generate"],
+        settings=settings,
+        db_path=candidate_path(settings, run_id),
+        run_dir=rdir,
+        as_of=ds,
+        run_id=run_id,
+    )
+    if not result.success:
+        log.warning("dbt docs generate failed; publishing without docs:\n%s", result.log_tail)
+        return None
+    docs = rdir / "docs"
+    docs.mkdir(exist_ok=True)
+    for name in ("index.html", "catalog.json", "manifest.json"):
+        src = rdir / "dbt_target" / name
+        if src.exists():
+            shutil.copyfile(src, docs / name)
+    return docs
+
+
+def publish(
+    ds: str,
+    run_id: str,
+    input_manifests: list[dict[str, Any]],
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    settings = settings or get_settings()
+    rdir = run_dir(settings, run_id)
+    audit_path = rdir / "audit.json"
+    audit_report = json.loads(audit_path.read_text(encoding="utf-8")) if audit_path.exists() else {}
+    if not audit_report.get("passed"):
+        raise RuntimeError(f"refusing to publish run {run_id}: no passing audit in {audit_path}")
+    docs = generate_docs(ds, run_id, settings)
+    return publishing.publish(
+        settings,
+        candidate_path(settings, run_id),
+        run_id=run_id,
+        logical_date=ds,
+        input_manifests=input_manifests,
+        audit=audit_report,
+        docs_dir=docs,
+    )

@@ -1,0 +1,28 @@
+"""Shared test setup: a throwaway Airflow home and data dir, so tests never touch the user's."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration at import time: point it at a scratch home before any test
+# module imports airflow.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="panorama-airflow-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh PANORAMA_DATA_DIR for one test."""
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("PANORAMA_DATA_DIR", str(d))
+    return d
