@@ -1,0 +1,176 @@
+"""The dbt identity macros, compiled by real dbt and run on DuckDB, give row for row the
+answers of panorama.identity on the seeded corpus of tests/test_identity.py.
+
+The macros are copied into a throwaway dbt project so the test depends only on
+``dbt_project/macros/identity``; one ``dbt compile --inline`` renders the query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from panorama import identity
+from test_identity import Case, make_corpus
+
+MACROS = Path(__file__).resolve().parents[1] / "dbt_project" / "macros" / "identity"
+
+QUERY = """
+with codes as (
+    select row_id, raw from read_parquet('{parquet}')
+),
+
+normalised as (
+    select row_id, {{{{ normalize_code('raw') }}}} as code from codes
+)
+
+select
+    row_id,
+    code,
+    {{{{ uscc_problem('code') }}}} as uscc_problem,
+    {{{{ is_valid_uscc('code') }}}} as is_valid_uscc,
+    {{{{ uscc_org_code('code') }}}} as uscc_org_code,
+    {{{{ uscc_division('code') }}}} as uscc_division,
+    {{{{ uscc_entity_type('code') }}}} as uscc_entity_type,
+    {{{{ org_code_problem('code') }}}} as org_code_problem,
+    {{{{ is_valid_org_code('code') }}}} as is_valid_org_code,
+    {{{{ regno_problem('code') }}}} as regno_problem,
+    {{{{ is_valid_regno('code') }}}} as is_valid_regno
+from normalised
+order by row_id
+"""
+
+
+def _entity_type(code: str | None) -> str | None:
+    """uscc_entity_type expects a code of two characters or more; SQL gives null otherwise."""
+    return None if code is None or len(code) < 2 else identity.uscc_entity_type(code)
+
+
+EXPECTED: dict[str, Callable[[str | None], object]] = {
+    "uscc_problem": identity.uscc_problem,
+    "is_valid_uscc": identity.is_valid_uscc,
+    "uscc_org_code": lambda c: None if c is None else identity.uscc_org_code(c),
+    "uscc_division": lambda c: None if c is None else identity.uscc_division(c),
+    "uscc_entity_type": _entity_type,
+    "org_code_problem": identity.org_code_problem,
+    "is_valid_org_code": identity.is_valid_org_code,
+    "regno_problem": identity.regno_problem,
+    "is_valid_regno": identity.is_valid_regno,
+}
+
+
+def _dbt_executable() -> str:
+    local = Path(sys.executable).with_name("dbt")
+    found = str(local) if local.exists() else shutil.which("dbt")
+    if found is None:
+        pytest.fail("dbt executable not found next to the Python interpreter or on PATH")
+    return found
+
+
+def compile_inline(tmp: Path, sql: str) -> str:
+    """Render ``sql`` with the identity macros through ``dbt compile --inline``."""
+    project = tmp / "identity_project"
+    shutil.copytree(MACROS, project / "macros" / "identity")
+    (project / "dbt_project.yml").write_text(
+        "name: identity_check\nversion: '1.0'\nprofile: identity_check\nmacro-paths: ['macros']\n",
+        encoding="utf-8",
+    )
+    (project / "profiles.yml").write_text(
+        "identity_check:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: '{tmp / 'identity_check.duckdb'}'\n      threads: 1\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false")
+    proc = subprocess.run(
+        [
+            _dbt_executable(),
+            "--quiet",
+            "compile",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--inline",
+            sql,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, f"dbt compile failed:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout)["compiled"]
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[Case]:
+    return make_corpus()
+
+
+@pytest.fixture(scope="module")
+def sql_results(tmp_path_factory: pytest.TempPathFactory, corpus: list[Case]) -> list[tuple]:
+    tmp = tmp_path_factory.mktemp("identity_sql")
+    parquet = tmp / "codes.parquet"
+    table = pa.table(
+        {
+            "row_id": pa.array(range(len(corpus)), pa.int64()),
+            "raw": pa.array([c.raw for c in corpus], pa.string()),
+        }
+    )
+    pq.write_table(table, parquet)
+    compiled = compile_inline(tmp, QUERY.format(parquet=parquet.as_posix()))
+    assert "{{" not in compiled
+    with duckdb.connect() as con:
+        return con.sql(compiled).fetchall()
+
+
+@pytest.mark.slow
+def test_normalize_code_matches_python(corpus: list[Case], sql_results: list[tuple]) -> None:
+    assert len(sql_results) == len(corpus)
+    mismatches = [
+        (case.raw, row[1], identity.normalize_code(case.raw))
+        for case, row in zip(corpus, sql_results, strict=True)
+        if row[1] != identity.normalize_code(case.raw)
+    ]
+    assert mismatches == [], f"{len(mismatches)} rows differ, first: {mismatches[:5]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("column", list(EXPECTED))
+def test_macro_matches_python(column: str, sql_results: list[tuple]) -> None:
+    index = 2 + list(EXPECTED).index(column)
+    expect = EXPECTED[column]
+    mismatches = [
+        (row[1], row[index], expect(row[1])) for row in sql_results if row[index] != expect(row[1])
+    ]
+    assert mismatches == [], f"{len(mismatches)} rows differ, first: {mismatches[:5]}"
+    assert len({row[index] for row in sql_results}) > 1
+
+
+@pytest.mark.slow
+def test_every_problem_occurs(sql_results: list[tuple]) -> None:
+    """The corpus reaches every branch of the macros."""
+    assert {row[2] for row in sql_results} == {
+        None,
+        "missing",
+        "length",
+        "charset",
+        "org_check",
+        "check",
+    }
+    assert {row[7] for row in sql_results} == {None, "missing", "format", "check"}
+    assert {row[9] for row in sql_results} == {None, "missing", "format", "check"}
+    assert {row[6] for row in sql_results} == {None, "enterprise", "individual", "cooperative"}
