@@ -1,0 +1,432 @@
+"""File deliveries in the landing dir: CSV, Excel (xlsx/xls), JSON documents and JSON lines.
+
+CSV and JSON lines are streamed with pyarrow (GBK/GB18030 transcoded on the fly), so memory
+stays flat in the file size. Excel goes through python-calamine; a JSON document is parsed
+whole (deliver JSON lines for big files).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+
+from panorama.connectors import (
+    BATCH_ROWS,
+    RestartSource,
+    Source,
+    SourceBatch,
+    SourceUnreadable,
+    dedupe_names,
+    records_to_table,
+    to_text,
+)
+from panorama.feeds import FeedSpec, FormatSpec
+from panorama.settings import Settings
+
+CSV_BLOCK_BYTES = 16 << 20
+JSON_BLOCK_BYTES = 16 << 20
+SNIFF_BYTES = 1 << 20
+_MAGIC = {
+    b"PK\x03\x04": "a zip archive (an xlsx workbook?)",
+    b"\xd0\xcf\x11\xe0": "an xls workbook",
+}
+
+
+def file_sources(feed: FeedSpec, settings: Settings) -> Iterator[Source]:
+    landing = settings.landing_dir
+    paths = sorted(p for p in landing.glob(feed.transport.path) if p.is_file())
+    for path in paths:
+        name = path.relative_to(landing).as_posix()
+        fmt = feed.format
+        if fmt.type == "csv":
+            yield CsvSource(name, path=path, fmt=fmt)
+        elif fmt.type == "excel":
+            yield ExcelSource(name, path=path, fmt=fmt)
+        elif fmt.type == "jsonl":
+            yield JsonLinesSource(name, path=path, fmt=fmt)
+        else:
+            yield JsonSource(name, path=path, fmt=fmt)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def detect_encoding(head: bytes) -> str:
+    """BOM, then strict UTF-8 on a sample, else GB18030 (a superset of GBK)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+def _first_bad_utf8(path: Path) -> tuple[int, str]:
+    """Byte offset of the first invalid UTF-8 sequence, and a suggested encoding."""
+    dec = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                dec.decode(chunk, final=False)
+            except UnicodeDecodeError as exc:
+                bad_at = offset + exc.start - len(dec.getstate()[0])
+                sample = chunk[max(0, exc.start - 4096) : exc.start + 4096]
+                try:
+                    sample.decode("gb18030")
+                    suggestion = "gbk"
+                except UnicodeDecodeError:
+                    suggestion = "detect"
+                return max(bad_at, 0), suggestion
+            offset += len(chunk)
+    return offset, "detect"
+
+
+class _FileSource(Source):
+    def __init__(self, name: str, *, path: Path, fmt: FormatSpec) -> None:
+        super().__init__(name=name)
+        self.path = path
+        self.fmt = fmt
+        self.keyed_records = fmt.type in ("json", "jsonl")
+
+    def _check_not_empty(self) -> bytes:
+        self.size_bytes = self.path.stat().st_size
+        self.sha256 = file_sha256(self.path)
+        with self.path.open("rb") as f:
+            head = f.read(SNIFF_BYTES)
+        if not head.strip():
+            raise SourceUnreadable("empty file")
+        return head
+
+    def _encoding(self, head: bytes) -> str:
+        enc = self.fmt.encoding
+        return detect_encoding(head) if enc == "detect" else enc
+
+    def _encoding_error(self, encoding: str, exc: Exception) -> SourceUnreadable:
+        if codecs.lookup(encoding).name == "utf-8":
+            at, suggestion = _first_bad_utf8(self.path)
+            return SourceUnreadable(f"not valid utf-8 at byte {at}; try encoding {suggestion}")
+        return SourceUnreadable(f"not valid {encoding}: {exc}")
+
+
+class CsvSource(_FileSource):
+    """A CSV file; the header is row ``header_row`` (title rows above it are skipped)."""
+
+    def _read_header(self, head: bytes, encoding: str) -> list[str]:
+        for magic, what in _MAGIC.items():
+            if head.startswith(magic):
+                raise SourceUnreadable(f"not a CSV file: looks like {what}")
+        dec = codecs.getincrementaldecoder(encoding)("strict")
+        try:
+            text = dec.decode(head, final=len(head) < SNIFF_BYTES)
+        except UnicodeDecodeError as exc:
+            raise self._encoding_error(encoding, exc) from exc
+        text = text.lstrip("\ufeff")
+        reader = csv.reader(
+            io.StringIO(text), delimiter=self.fmt.delimiter, quotechar=self.fmt.quotechar
+        )
+        rows = []
+        try:
+            for row in reader:
+                rows.append(row)
+                if len(rows) >= self.fmt.header_row:
+                    break
+        except csv.Error as exc:
+            raise SourceUnreadable(f"header row not readable: {exc}") from exc
+        if len(rows) < self.fmt.header_row or not any(c.strip() for c in rows[-1]):
+            raise SourceUnreadable(f"no header at row {self.fmt.header_row}")
+        return dedupe_names(rows[-1])
+
+    def batches(self) -> Iterator[SourceBatch]:
+        head = self._check_not_empty()
+        encoding = self._encoding(head)
+        self.columns = self._read_header(head, encoding)
+        ncols = len(self.columns)
+        bad_row: list[tuple[int | None, int]] = []
+
+        def on_invalid(row: pa_csv.InvalidRow) -> str:
+            bad_row.append((row.number, row.actual_columns))
+            return "error"
+
+        arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
+        try:
+            reader = pa_csv.open_csv(
+                str(self.path),
+                read_options=pa_csv.ReadOptions(
+                    use_threads=False,
+                    block_size=CSV_BLOCK_BYTES,
+                    skip_rows=self.fmt.header_row,
+                    column_names=self.columns,
+                    encoding=arrow_encoding,
+                ),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=self.fmt.delimiter,
+                    quote_char=self.fmt.quotechar,
+                    newlines_in_values=True,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={c: pa.string() for c in self.columns},
+                    strings_can_be_null=False,
+                    check_utf8=True,
+                ),
+            )
+            row = 1
+            for batch in reader:
+                table = pa.Table.from_batches([batch])
+                yield SourceBatch(table, row, "csv", self.fmt.delimiter)
+                row += batch.num_rows
+        except UnicodeDecodeError as exc:
+            raise self._encoding_error(encoding, exc) from exc
+        except pa.ArrowInvalid as exc:
+            msg = str(exc)
+            if "invalid UTF8" in msg:
+                raise self._encoding_error(encoding, exc) from exc
+            if bad_row:
+                number, got = bad_row[0]
+                where = f"row {number}" if number else "a row"
+                raise SourceUnreadable(
+                    f"malformed CSV at {where}: expected {ncols} columns, got {got} "
+                    "(unterminated quote, stray delimiter or truncated file)"
+                ) from exc
+            raise SourceUnreadable(f"malformed CSV: {msg.splitlines()[0][:200]}") from exc
+
+
+def _cell_columns(rows: list[list], width: int) -> list[list[str | None]]:
+    cols: list[list[str | None]] = []
+    for col in zip(*rows, strict=True):
+        cols.append([v if v.__class__ is str else to_text(v) for v in col])
+    return cols[:width]
+
+
+class ExcelSource(_FileSource):
+    """A sheet of an xlsx/xls workbook (python-calamine); fully empty rows are skipped."""
+
+    def batches(self) -> Iterator[SourceBatch]:
+        from python_calamine import CalamineWorkbook
+
+        self._check_not_empty()
+        try:
+            wb = CalamineWorkbook.from_path(str(self.path))
+        except Exception as exc:  # calamine raises its own error types per format problem
+            raise SourceUnreadable(f"not a readable Excel workbook: {exc}") from exc
+        sheet_name = self.fmt.sheet or wb.sheet_names[0]
+        if sheet_name not in wb.sheet_names:
+            raise SourceUnreadable(f"sheet {sheet_name!r} not found; sheets: {wb.sheet_names}")
+        try:
+            sheet = wb.get_sheet_by_name(sheet_name)
+            rows = sheet.iter_rows()
+            header = None
+            for i, r in enumerate(rows, start=1):
+                if i == self.fmt.header_row:
+                    header = r
+                    break
+        except Exception as exc:  # corrupt sheet XML surfaces here
+            raise SourceUnreadable(f"sheet {sheet_name!r} not readable: {exc}") from exc
+        if header is None or not any(to_text(c) for c in header):
+            raise SourceUnreadable(f"no header at row {self.fmt.header_row} of {sheet_name!r}")
+        names = [to_text(c) or "" for c in header]
+        while names and not names[-1]:
+            names.pop()
+        self.columns = dedupe_names(names)
+        width = len(self.columns)
+        row_no = 1
+        buf: list[list] = []
+        for r in rows:
+            if len(r) < width:
+                r = list(r) + [""] * (width - len(r))
+            if len(r) > width and any(c not in ("", None) for c in r[width:]):
+                extra = [f"column_{i}" for i in range(width + 1, len(r) + 1)]
+                self.columns = dedupe_names(self.columns + extra)
+                width = len(self.columns)
+            if all(c == "" or c is None for c in r):
+                continue
+            buf.append(r[:width] if len(r) >= width else list(r) + [""] * (width - len(r)))
+            if len(buf) >= BATCH_ROWS:
+                yield self._batch(buf, row_no)
+                row_no += len(buf)
+                buf = []
+        if buf:
+            yield self._batch(buf, row_no)
+
+    def _batch(self, rows: list[list], first_row: int) -> SourceBatch:
+        width = len(self.columns)
+        rows = [r if len(r) == width else list(r) + [""] * (width - len(r)) for r in rows]
+        cols = _cell_columns(rows, width)
+        arrays = [pa.array(c, pa.string()) for c in cols]
+        table = pa.table(dict(zip(self.columns, arrays, strict=True)))
+        return SourceBatch(table, first_row, "csv", ",")
+
+
+class JsonLinesSource(_FileSource):
+    """One JSON object per line. Streamed with pyarrow; if a key changes type between records
+    (or a line is not valid JSON) the file is re-read record by record in Python."""
+
+    python_only = False
+
+    def batches(self) -> Iterator[SourceBatch]:
+        head = self._check_not_empty()
+        encoding = self._encoding(head)
+        if self.python_only:
+            yield from self._python_batches(encoding)
+            return
+        fast = self._arrow_batches(encoding)
+        try:
+            first = next(fast, None)
+        except pa.ArrowInvalid:
+            first = None
+            fast = None
+        if fast is not None:
+            rows_done = 0
+            try:
+                if first is not None:
+                    rows_done += first.table.num_rows
+                    yield first
+                for b in fast:
+                    rows_done += b.table.num_rows
+                    yield b
+                return
+            except pa.ArrowInvalid:
+                if rows_done:
+                    # Batches already handed out: the caller discards them and starts over.
+                    self.python_only = True
+                    raise RestartSource(self.name) from None
+        yield from self._python_batches(encoding)
+
+    def _stream(self, encoding: str) -> pa.NativeFile:
+        stream = pa.input_stream(str(self.path))
+        if codecs.lookup(encoding).name not in ("utf-8",):
+            stream = pa.transcoding_input_stream(stream, encoding, "utf-8")
+        return stream
+
+    def _arrow_batches(self, encoding: str) -> Iterator[SourceBatch]:
+        ropts = pa_json.ReadOptions(use_threads=False, block_size=JSON_BLOCK_BYTES)
+        try:
+            probe = pa_json.open_json(self._stream(encoding), read_options=ropts)
+            schema = probe.schema
+        except UnicodeDecodeError as exc:
+            raise self._encoding_error(encoding, exc) from exc
+        explicit = pa.schema(
+            [
+                pa.field(f.name, f.type)
+                if (
+                    pa.types.is_integer(f.type)
+                    or pa.types.is_floating(f.type)
+                    or pa.types.is_boolean(f.type)
+                    or pa.types.is_nested(f.type)
+                )
+                else pa.field(f.name, pa.string())
+                for f in schema
+            ]
+        )
+        reader = pa_json.open_json(
+            self._stream(encoding),
+            read_options=ropts,
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=explicit, unexpected_field_behavior="infer"
+            ),
+        )
+        row = 1
+        try:
+            for batch in reader:
+                cols = {}
+                for name, col in zip(batch.schema.names, batch.columns, strict=False):
+                    if col.type == pa.string():
+                        cols[name] = col
+                    elif pa.types.is_nested(col.type) or pa.types.is_null(col.type):
+                        cols[name] = pa.array([to_text(v) for v in col.to_pylist()], pa.string())
+                    else:
+                        cols[name] = col.cast(pa.string())
+                for name in cols:
+                    if name not in self.columns:
+                        self.columns.append(name)
+                yield SourceBatch(pa.table(cols), row, "json")
+                row += batch.num_rows
+        except UnicodeDecodeError as exc:
+            raise self._encoding_error(encoding, exc) from exc
+
+    def _python_batches(self, encoding: str) -> Iterator[SourceBatch]:
+        self.columns = []
+        row = 1
+        buf: list[dict] = []
+        try:
+            with self.path.open("r", encoding=encoding, newline="") as f:
+                for line_no, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise SourceUnreadable(
+                            f"line {line_no} is not valid JSON ({exc.msg}, column {exc.colno})"
+                        ) from exc
+                    if not isinstance(rec, dict):
+                        raise SourceUnreadable(f"line {line_no} is not a JSON object")
+                    buf.append(rec)
+                    if len(buf) >= BATCH_ROWS:
+                        yield self._records_batch(buf, row)
+                        row += len(buf)
+                        buf = []
+        except UnicodeDecodeError as exc:
+            raise self._encoding_error(encoding, exc) from exc
+        if buf:
+            yield self._records_batch(buf, row)
+
+    def _records_batch(self, records: list[dict], first_row: int) -> SourceBatch:
+        table = records_to_table(records)
+        for name in table.column_names:
+            if name not in self.columns:
+                self.columns.append(name)
+        return SourceBatch(table, first_row, "json")
+
+
+def _dig(doc: object, path: str | None) -> object:
+    if not path:
+        return doc
+    for key in path.split("."):
+        if not isinstance(doc, dict) or key not in doc:
+            raise SourceUnreadable(f"records path {path!r} not found (at {key!r})")
+        doc = doc[key]
+    return doc
+
+
+class JsonSource(_FileSource):
+    """A JSON document: a list of objects, or an object holding one at ``records_path``."""
+
+    def batches(self) -> Iterator[SourceBatch]:
+        head = self._check_not_empty()
+        encoding = self._encoding(head)
+        try:
+            doc = json.loads(self.path.read_bytes().decode(encoding))
+        except UnicodeDecodeError as exc:
+            raise self._encoding_error(encoding, exc) from exc
+        except json.JSONDecodeError as exc:
+            raise SourceUnreadable(
+                f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            ) from exc
+        records = _dig(doc, self.fmt.records_path)
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise SourceUnreadable("expected a list of JSON objects")
+        for start in range(0, len(records), BATCH_ROWS):
+            table = records_to_table(records[start : start + BATCH_ROWS])
+            for name in table.column_names:
+                if name not in self.columns:
+                    self.columns.append(name)
+            yield SourceBatch(table, start + 1, "json")

@@ -1,0 +1,453 @@
+"""Extract one feed for one logical date: sources -> normalised raw Parquet + quarantine +
+manifest. See ``feeds/README.md`` for the contract.
+
+:func:`extract_feed` is what an Airflow task calls (one mapped task per feed). It never opens
+a warehouse file, so feeds extract in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import unicodedata
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from panorama.connectors import (
+    RestartSource,
+    Source,
+    SourceBatch,
+    SourceUnreadable,
+    TransportError,
+    open_sources,
+)
+from panorama.feeds import FeedSpec, ResolvedColumn, load_feed
+from panorama.kinds import get_kind
+from panorama.normalize import bad_indices, normalize, reason
+from panorama.quarantine import ROWS_SCHEMA, QuarantineWriter
+from panorama.rawzone import PartitionWriter
+from panorama.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NULL = pa.scalar(None, pa.string())
+
+
+class FeedError(Exception):
+    """The feed cannot be loaded for this date (its task fails; other feeds go on)."""
+
+
+@dataclass
+class FileReport:
+    name: str
+    sha256: str | None = None
+    size_bytes: int | None = None
+    status: str = "loaded"  # loaded | rejected
+    reason: str | None = None
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_quarantined: int = 0
+    duplicate_rows: int = 0
+    columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadManifest:
+    feed: str
+    kind: str
+    department: str
+    ds: str
+    run_id: str | None
+    batch_id: str
+    loaded_at: str
+    status: str = "ok"  # ok | warning | failed
+    error: str | None = None
+    files: list[FileReport] = field(default_factory=list)
+    columns_seen: list[str] = field(default_factory=list)
+    unmapped_columns: list[str] = field(default_factory=list)
+    missing_optional_columns: list[str] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    raw_path: str | None = None
+    quarantine_path: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _key(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).replace("\ufeff", "").replace(" ", "").casefold()
+
+
+def resolve_sources(plan: list[ResolvedColumn], columns: list[str]) -> dict[str, str | None]:
+    """Canonical field -> delivered column name (exact name first, then NFKC/case-insensitive)."""
+    exact = set(columns)
+    loose: dict[str, str] = {}
+    for c in columns:
+        loose.setdefault(_key(c), c)
+    out: dict[str, str | None] = {}
+    for rc in plan:
+        if rc.source is None:
+            out[rc.field] = None
+        elif rc.source in exact:
+            out[rc.field] = rc.source
+        else:
+            out[rc.field] = loose.get(_key(rc.source))
+    return out
+
+
+def _json_string(arr: pa.Array) -> pa.Array:
+    for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        arr = pc.replace_substring(arr, old, new)
+    return pc.fill_null(pc.binary_join_element_wise('"', arr, '"', ""), "null")
+
+
+def extras_json(table: pa.Table, columns: list[str]) -> pa.Array:
+    """Per row, a JSON object of the unmapped columns (null when there are none)."""
+    n = table.num_rows
+    if not columns:
+        return pa.nulls(n, pa.string())
+    pieces = [
+        pc.binary_join_element_wise(
+            json.dumps(c, ensure_ascii=False) + ":",
+            _json_string(table.column(c).combine_chunks()),
+            "",
+        )
+        for c in columns
+    ]
+    body = pc.binary_join_element_wise(*pieces, ",") if len(pieces) > 1 else pieces[0]
+    out = pc.binary_join_element_wise("{", body, "}", "")
+    ctrl = pc.fill_null(pc.match_substring_regex(out, r"[\x00-\x08\x0b\x0c\x0e-\x1f]"), False)
+    if pc.any(ctrl).as_py():
+        rows = table.select(columns).filter(ctrl).to_pylist()
+        exact = [json.dumps(r, ensure_ascii=False) for r in rows]
+        out = pc.replace_with_mask(out, ctrl, pa.array(exact, pa.string()))
+    return out
+
+
+class _Duplicates:
+    """Counts exact duplicate records (all delivered columns equal) with 64-bit row hashes."""
+
+    def __init__(self) -> None:
+        import duckdb
+
+        self._con = duckdb.connect()
+        self.load_hashes: list[np.ndarray] = []
+
+    def hashes(self, table: pa.Table) -> np.ndarray:
+        if table.num_columns == 0 or table.num_rows == 0:
+            return np.zeros(table.num_rows, dtype=np.uint64)
+        self._con.register("batch_rows", table)
+        try:
+            res = self._con.sql("select hash(*COLUMNS(*)) as h from batch_rows").to_arrow_table()
+        finally:
+            self._con.unregister("batch_rows")
+        return res.column(0).to_numpy()
+
+    @staticmethod
+    def count(parts: list[np.ndarray]) -> int:
+        if not parts:
+            return 0
+        allh = np.concatenate(parts)
+        return int(allh.size - np.unique(allh).size)
+
+
+@dataclass
+class _Context:
+    spec: FeedSpec
+    plan: list[ResolvedColumn]
+    batch_id: str
+    loaded_at: str
+    date_formats: list[str]
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    return pa.array([value] * n, pa.string()) if n else pa.array([], pa.string())
+
+
+def _process_batch(
+    ctx: _Context, source: Source, batch: SourceBatch, mapping: dict[str, str | None]
+) -> tuple[pa.Table, pa.Table]:
+    """Normalise one batch; returns (kept rows in the raw schema, quarantine rows)."""
+    table = batch.table
+    n = table.num_rows
+    cols: dict[str, pa.Array] = {}
+    failures: list[tuple[ResolvedColumn, np.ndarray, pa.Array | None]] = []
+    for rc in ctx.plan:
+        src_name = mapping.get(rc.field)
+        if rc.value is not None:
+            arr = _constant(rc.value, n)
+        elif src_name is not None:
+            arr = table.column(src_name).combine_chunks()
+        else:
+            cols[rc.field] = pa.nulls(n, pa.string())
+            continue
+        norm = normalize(arr, rc.type, date_formats=ctx.date_formats, unit=rc.unit)
+        cols[rc.field] = norm.values
+        bad = bad_indices(norm.bad)
+        if bad.size:
+            failures.append((rc, bad, arr))
+        if rc.required:
+            empty = pc.is_null(norm.values)
+            if norm.bad is not None:
+                empty = pc.and_(empty, pc.invert(norm.bad))
+            missing = bad_indices(empty)
+            if missing.size:
+                failures.append((rc, missing, None))
+    used = {s for s in mapping.values() if s is not None}
+    unmapped = [c for c in table.column_names if c not in used]
+    cols["_extras"] = extras_json(table, unmapped)
+    cols["_feed"] = _constant(ctx.spec.name, n)
+    cols["_source_file"] = _constant(source.name, n)
+    cols["_source_row"] = pa.array(np.arange(batch.first_row, batch.first_row + n, dtype=np.int64))
+    cols["_batch_id"] = _constant(ctx.batch_id, n)
+    cols["_loaded_at"] = _constant(ctx.loaded_at, n)
+    out = pa.table(cols)
+    if not failures:
+        return out, ROWS_SCHEMA.empty_table()
+
+    per_row: dict[int, list[tuple[str, str]]] = {}
+    for rc, rows, arr in failures:
+        if arr is None:
+            for r in rows.tolist():
+                per_row.setdefault(r, []).append((rc.field, "required field is empty"))
+            continue
+        values = arr.take(pa.array(rows)).to_pylist()
+        for r, v in zip(rows.tolist(), values, strict=True):
+            per_row.setdefault(r, []).append((rc.field, reason(rc.type, v, pii=rc.pii)))
+    bad_rows = sorted(per_row)
+    mask = np.zeros(n, dtype=bool)
+    mask[bad_rows] = True
+    kept = out.filter(pa.array(~mask))
+    q = pa.table(
+        {
+            "_feed": _constant(ctx.spec.name, len(bad_rows)),
+            "_source_file": _constant(source.name, len(bad_rows)),
+            "_source_row": pa.array([batch.first_row + r for r in bad_rows], pa.int64()),
+            "field": pa.array([",".join(f for f, _ in per_row[r]) for r in bad_rows]),
+            "reason": pa.array(["; ".join(f"{f}: {m}" for f, m in per_row[r]) for r in bad_rows]),
+            "raw_line": pa.array(batch.raw_lines(bad_rows), pa.string()),
+        },
+        schema=ROWS_SCHEMA,
+    )
+    return kept, q
+
+
+def _check_columns(ctx: _Context, source: Source, mapping: dict[str, str | None]) -> None:
+    for rc in ctx.plan:
+        if rc.required and rc.source is not None and mapping.get(rc.field) is None:
+            raise FeedError(
+                f"feed {ctx.spec.name}: {source.name}: required column {rc.source!r} "
+                f"(field {rc.field}) not found; delivered columns: {source.columns}"
+            )
+
+
+def _load_source(
+    ctx: _Context,
+    source: Source,
+    raw: PartitionWriter,
+    quar: QuarantineWriter,
+    dups: _Duplicates,
+) -> tuple[FileReport, set[str]]:
+    """Load one source; returns its report and the ``field\0column`` pairs that were mapped."""
+    for _attempt in range(2):
+        report = FileReport(name=source.name)
+        part, qpart = raw.part(), quar.rows_part()
+        hashes: list[np.ndarray] = []
+        checked = False
+        mapped: set[str] = set()
+        try:
+            for batch in source.batches():
+                if source.keyed_records:
+                    mapping = resolve_sources(ctx.plan, batch.table.column_names)
+                else:
+                    mapping = resolve_sources(ctx.plan, source.columns)
+                if not checked:
+                    _check_columns(ctx, source, mapping)
+                    checked = True
+                mapped |= {f"{k}\x00{v}" for k, v in mapping.items() if v is not None}
+                kept, rejected = _process_batch(ctx, source, batch, mapping)
+                part.write(kept)
+                qpart.write(rejected)
+                hashes.append(dups.hashes(batch.table))
+                report.rows_read += batch.table.num_rows
+                report.rows_kept += kept.num_rows
+                report.rows_quarantined += rejected.num_rows
+            if not checked and not source.keyed_records:
+                mapping = resolve_sources(ctx.plan, source.columns)
+                _check_columns(ctx, source, mapping)
+                mapped |= {f"{k}\x00{v}" for k, v in mapping.items() if v is not None}
+        except RestartSource:
+            part.discard()
+            qpart.discard()
+            continue
+        except SourceUnreadable as exc:
+            part.discard()
+            qpart.discard()
+            report = FileReport(
+                name=source.name,
+                sha256=source.sha256,
+                size_bytes=source.size_bytes,
+                status="rejected",
+                reason=exc.reason,
+            )
+            quar.reject_file(source.name, exc.reason, source.sha256, source.size_bytes)
+            log.warning("feed %s: %s rejected whole: %s", ctx.spec.name, source.name, exc.reason)
+            return report, set()
+        except BaseException:
+            part.discard()
+            qpart.discard()
+            raise
+        part.close()
+        qpart.close()
+        report.sha256 = source.sha256
+        report.size_bytes = source.size_bytes
+        report.columns = list(source.columns)
+        report.duplicate_rows = _Duplicates.count(hashes)
+        dups.load_hashes.extend(hashes)
+        if report.rows_read != report.rows_kept + report.rows_quarantined:
+            raise FeedError(
+                f"feed {ctx.spec.name}: {source.name}: accounting mismatch: read "
+                f"{report.rows_read} != kept {report.rows_kept} + quarantined "
+                f"{report.rows_quarantined}"
+            )
+        return report, mapped
+    raise FeedError(f"feed {ctx.spec.name}: {source.name}: could not be read consistently")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def manifest_path(settings: Settings, feed: str, ds: str) -> Path:
+    return settings.manifests_dir / feed / f"load_date={ds}.json"
+
+
+def extract_feed(
+    feed: str | FeedSpec,
+    ds: str,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+) -> LoadManifest:
+    """Load every delivery of ``feed`` into ``raw/<feed>/load_date=<ds>/`` (replacing it).
+
+    Raises :class:`FeedError` when a required column is missing, the transport fails, or no
+    row at all was kept while ``expected_rows.min > 0``; the manifest is written either way.
+    """
+    started = time.perf_counter()
+    settings = settings or get_settings()
+    spec = feed if isinstance(feed, FeedSpec) else load_feed(settings.feeds_dir / f"{feed}.yaml")
+    if not _DS.match(ds):
+        raise FeedError(f"feed {spec.name}: logical date {ds!r} is not YYYY-MM-DD")
+    kind = get_kind(spec.kind)
+    batch_id = uuid.uuid4().hex[:16]
+    manifest = LoadManifest(
+        feed=spec.name,
+        kind=spec.kind,
+        department=spec.department,
+        ds=ds,
+        run_id=run_id,
+        batch_id=batch_id,
+        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    ctx = _Context(spec, spec.resolved_columns(), batch_id, manifest.loaded_at, spec.date_formats)
+    raw = PartitionWriter(settings.raw_dir, spec.name, ds, batch_id, kind.raw_schema())
+    quar = QuarantineWriter(settings.quarantine_dir, spec.name, ds, batch_id)
+    dups = _Duplicates()
+    mpath = manifest_path(settings, spec.name, ds)
+    seen: dict[str, None] = {}
+    mapped: set[str] = set()
+    try:
+        for source in open_sources(spec, settings):
+            report, used = _load_source(ctx, source, raw, quar, dups)
+            manifest.files.append(report)
+            seen.update(dict.fromkeys(report.columns))
+            mapped |= used
+    except (FeedError, TransportError) as exc:
+        raw.abort()
+        quar.abort()
+        manifest.status, manifest.error = "failed", str(exc)
+        manifest.seconds = round(time.perf_counter() - started, 3)
+        _write_json(mpath, manifest.to_dict())
+        log.error("%s", exc)
+        if isinstance(exc, FeedError):
+            raise
+        raise FeedError(f"feed {spec.name}: {exc}") from exc
+    except BaseException:
+        raw.abort()
+        quar.abort()
+        raise
+
+    loaded = [f for f in manifest.files if f.status == "loaded"]
+    used_columns = {m.split("\x00")[1] for m in mapped}
+    found_fields = {m.split("\x00")[0] for m in mapped}
+    manifest.columns_seen = list(seen)
+    manifest.unmapped_columns = [c for c in seen if c not in used_columns]
+    manifest.missing_optional_columns = [
+        rc.source
+        for rc in ctx.plan
+        if rc.source is not None and not rc.required and rc.field not in found_fields and loaded
+    ]
+    manifest.totals = {
+        "files": len(manifest.files),
+        "files_loaded": len(loaded),
+        "files_rejected": len(manifest.files) - len(loaded),
+        "rows_read": sum(f.rows_read for f in manifest.files),
+        "rows_kept": sum(f.rows_kept for f in manifest.files),
+        "rows_quarantined": sum(f.rows_quarantined for f in manifest.files),
+        "duplicate_rows": _Duplicates.count(dups.load_hashes),
+    }
+    kept = manifest.totals["rows_kept"]
+    expected = spec.expected_rows
+    if not manifest.files:
+        manifest.warnings.append(f"no delivery found for {spec.transport.type} transport")
+    if len(loaded) < len(manifest.files):
+        manifest.warnings.append(f"{len(manifest.files) - len(loaded)} file(s) rejected whole")
+    if manifest.unmapped_columns:
+        manifest.warnings.append(f"schema drift: unmapped columns {manifest.unmapped_columns}")
+    if kept < expected.min or (expected.max is not None and kept > expected.max):
+        manifest.warnings.append(
+            f"rows kept {kept} outside expected range [{expected.min}, {expected.max}]"
+        )
+    failed = kept == 0 and expected.min > 0
+    if not failed:
+        manifest.raw_path = str(raw.commit())
+    else:
+        raw.abort()
+        manifest.status = "failed"
+        manifest.error = (
+            f"feed {spec.name}: no rows kept for {ds} (expected at least {expected.min}); "
+            f"{manifest.totals['files_rejected']} file(s) rejected, "
+            f"{manifest.totals['rows_quarantined']} row(s) quarantined"
+        )
+    manifest.quarantine_path = str(quar.commit())
+    if manifest.status != "failed" and manifest.warnings:
+        manifest.status = "warning"
+    manifest.seconds = round(time.perf_counter() - started, 3)
+    _write_json(mpath, manifest.to_dict())
+    log.info(
+        "feed %s %s: %s read, %s kept, %s quarantined, %s file(s) rejected in %.1fs",
+        spec.name,
+        ds,
+        manifest.totals["rows_read"],
+        kept,
+        manifest.totals["rows_quarantined"],
+        manifest.totals["files_rejected"],
+        manifest.seconds,
+    )
+    if failed:
+        raise FeedError(manifest.error)
+    return manifest

@@ -1,0 +1,247 @@
+"""The feed registry: one YAML file per department feed, validated into :class:`FeedSpec`.
+
+A feed is described, not coded (see ``feeds/README.md``). Loading fails with
+:class:`FeedConfigError` naming the file, the key path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from panorama.kinds import KINDS, FieldType, get_kind
+from panorama.settings import get_settings
+
+FEED_NAME = re.compile(r"^[a-z0-9_]+$")
+DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "excel_serial"]
+#: strptime directives understood in ``date_formats`` (time parts are accepted and dropped).
+DATE_DIRECTIVES = set("YmdHMS")
+
+
+class FeedConfigError(ValueError):
+    """A feed YAML file is invalid: the message names the file, the key and the problem."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileTransport(_Model):
+    type: Literal["file"]
+    path: str = Field(description="glob relative to the landing dir")
+
+
+class HttpTransport(_Model):
+    type: Literal["http"]
+    conn_id: str = Field(description="Airflow connection: base URL, login, password = token")
+    endpoint: str = "/"
+    page_param: str = "page"
+    size_param: str = "size"
+    page_size: int = Field(1000, ge=1)
+    items_path: str = "data.items"
+    total_path: str | None = "data.total"
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0)
+    backoff_s: float = Field(1.0, ge=0)
+    max_pages: int = Field(1_000_000, ge=1)
+
+
+class SqlTransport(_Model):
+    type: Literal["sql"]
+    url: str | None = Field(None, description="SQLAlchemy URL; may use {landing}")
+    conn_id: str | None = None
+    table: str | None = None
+    query: str | None = None
+    fetch_size: int = Field(50_000, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SqlTransport:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        if self.url is None and self.conn_id is None:
+            raise ValueError("give 'url' or 'conn_id' (or both: the connection wins when defined)")
+        return self
+
+
+Transport = Annotated[FileTransport | HttpTransport | SqlTransport, Field(discriminator="type")]
+
+
+class FormatSpec(_Model):
+    type: Literal["csv", "excel", "json", "jsonl", "table"]
+    encoding: Literal["utf-8", "utf-8-sig", "gbk", "gb18030", "detect"] = "utf-8"
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    sheet: str | None = None
+    header_row: int = Field(1, ge=1)
+    records_path: str | None = Field(None, description="json: dotted path to the record list")
+
+
+class ColumnSpec(_Model):
+    source: str | None = Field(None, description="column / key name in the delivery")
+    value: str | None = Field(None, description="constant for every row (no source column)")
+    type: FieldType | None = None
+    required: bool = False
+    unit: Literal["万元", "元"] | None = Field(None, description="amount unit of this column")
+
+    @model_validator(mode="after")
+    def _source_or_value(self) -> ColumnSpec:
+        if (self.source is None) == (self.value is None):
+            raise ValueError("give exactly one of 'source' or 'value'")
+        return self
+
+
+class ExpectedRows(_Model):
+    min: int = Field(0, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+@dataclass(frozen=True)
+class ResolvedColumn:
+    """One canonical field of a feed, with everything extraction needs."""
+
+    field: str
+    type: FieldType
+    required: bool
+    pii: bool
+    source: str | None
+    value: str | None
+    unit: str
+
+
+class FeedSpec(_Model):
+    name: str
+    kind: str
+    department: str
+    description: str = ""
+    schedule: str | None = "@daily"
+    delivery: Literal["incremental", "full"] | None = None
+    transport: Transport
+    format: FormatSpec
+    date_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DATE_FORMATS))
+    amount_unit: Literal["万元", "元"] = "万元"
+    columns: dict[str, ColumnSpec]
+    expected_rows: ExpectedRows = ExpectedRows()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeedSpec:
+        if not FEED_NAME.match(self.name):
+            raise ValueError(f"name {self.name!r} must match [a-z0-9_]+")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind {self.kind!r} unknown; known: {', '.join(KINDS)}")
+        if not self.name.startswith(self.kind + "__"):
+            raise ValueError(f"name {self.name!r} must start with its kind + '__' ({self.kind}__)")
+        kind = get_kind(self.kind)
+        unknown = [c for c in self.columns if c not in kind.field_names]
+        if unknown:
+            raise ValueError(
+                f"columns {unknown} are not fields of kind {self.kind}; "
+                f"fields: {', '.join(kind.field_names)}"
+            )
+        for name, col in self.columns.items():
+            if col.type is not None and col.type != kind.field(name).type:
+                raise ValueError(
+                    f"columns.{name}.type {col.type!r} contradicts kind {self.kind}, "
+                    f"where {name} is {kind.field(name).type!r}"
+                )
+        missing = [f.name for f in kind.fields if f.required and f.name not in self.columns]
+        if missing:
+            raise ValueError(f"required fields of kind {self.kind} not mapped: {missing}")
+        sources = [c.source for c in self.columns.values() if c.source is not None]
+        dupes = sorted({s for s in sources if sources.count(s) > 1})
+        if dupes:
+            raise ValueError(f"source columns mapped twice: {dupes}")
+        for fmt in self.date_formats:
+            if fmt == "excel_serial":
+                continue
+            bad = set(re.findall(r"%(.)", fmt)) - DATE_DIRECTIVES
+            if bad or not {"Y", "m", "d"} <= set(re.findall(r"%(.)", fmt)):
+                raise ValueError(
+                    f"date_formats entry {fmt!r}: needs %Y, %m and %d; "
+                    f"only %Y %m %d %H %M %S are understood"
+                )
+        allowed = {"file": {"csv", "excel", "json", "jsonl"}, "http": {"json"}, "sql": {"table"}}
+        if self.format.type not in allowed[self.transport.type]:
+            raise ValueError(
+                f"format.type {self.format.type!r} does not fit transport {self.transport.type!r}"
+                f" (use one of {sorted(allowed[self.transport.type])})"
+            )
+        ex = self.expected_rows
+        if ex.max is not None and ex.max < ex.min:
+            raise ValueError("expected_rows.max is below expected_rows.min")
+        return self
+
+    @property
+    def effective_delivery(self) -> str:
+        return self.delivery or get_kind(self.kind).delivery
+
+    def resolved_columns(self) -> list[ResolvedColumn]:
+        """Every canonical field of the kind, in kind order; unmapped fields have no source."""
+        out = []
+        for f in get_kind(self.kind).fields:
+            col = self.columns.get(f.name)
+            out.append(
+                ResolvedColumn(
+                    field=f.name,
+                    type=f.type,
+                    required=f.required or bool(col and col.required),
+                    pii=f.pii,
+                    source=col.source if col else None,
+                    value=col.value if col else None,
+                    unit=(col.unit if col and col.unit else self.amount_unit),
+                )
+            )
+        return out
+
+
+def _format_error(path: Path, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<top>"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_feed(path: Path | str) -> FeedSpec:
+    """Load and validate one feed YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise FeedConfigError(f"{path}: cannot read YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise FeedConfigError(
+            f"{path}: <top>: expected a mapping of keys, got {type(data).__name__}"
+        )
+    try:
+        spec = FeedSpec.model_validate(data)
+    except ValidationError as exc:
+        raise FeedConfigError(_format_error(path, exc)) from exc
+    if spec.name != path.stem:
+        raise FeedConfigError(f"{path}: name: {spec.name!r} must equal the file stem {path.stem!r}")
+    return spec
+
+
+def load_registry(feeds_dir: Path | None = None) -> dict[str, FeedSpec]:
+    """Every ``*.yaml`` / ``*.yml`` feed in ``feeds_dir`` (default: settings), by name.
+
+    All files are validated; the errors of every bad file are reported together.
+    """
+    feeds_dir = Path(feeds_dir) if feeds_dir is not None else get_settings().feeds_dir
+    feeds: dict[str, FeedSpec] = {}
+    errors: list[str] = []
+    for path in sorted([*feeds_dir.glob("*.yaml"), *feeds_dir.glob("*.yml")]):
+        try:
+            spec = load_feed(path)
+        except FeedConfigError as exc:
+            errors.append(str(exc))
+            continue
+        feeds[spec.name] = spec
+    if errors:
+        raise FeedConfigError("\n".join(errors))
+    return feeds
