@@ -267,6 +267,9 @@ def _load_source(
         checked = False
         mapped: set[str] = set()
         try:
+            source.prepare()
+            if source.columns and not source.keyed_records:
+                _check_columns(ctx, source, resolve_sources(ctx.plan, source.columns))
             for batch in source.batches():
                 if source.keyed_records:
                     mapping = resolve_sources(ctx.plan, batch.table.column_names)

@@ -62,9 +62,11 @@ class SqlTransport(_Model):
     @model_validator(mode="after")
     def _one_source(self) -> SqlTransport:
         if (self.table is None) == (self.query is None):
-            raise ValueError("give exactly one of 'table' or 'query'")
+            raise ValueError("table/query: give exactly one of 'table' or 'query'")
         if self.url is None and self.conn_id is None:
-            raise ValueError("give 'url' or 'conn_id' (or both: the connection wins when defined)")
+            raise ValueError(
+                "url/conn_id: give 'url' or 'conn_id' (or both: the connection wins when defined)"
+            )
         return self
 
 
@@ -91,7 +93,7 @@ class ColumnSpec(_Model):
     @model_validator(mode="after")
     def _source_or_value(self) -> ColumnSpec:
         if (self.source is None) == (self.value is None):
-            raise ValueError("give exactly one of 'source' or 'value'")
+            raise ValueError("source/value: give exactly one of 'source' or 'value'")
         return self
 
 
@@ -130,49 +132,49 @@ class FeedSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> FeedSpec:
         if not FEED_NAME.match(self.name):
-            raise ValueError(f"name {self.name!r} must match [a-z0-9_]+")
+            raise ValueError(f"name: {self.name!r} must match [a-z0-9_]+")
         if self.kind not in KINDS:
-            raise ValueError(f"kind {self.kind!r} unknown; known: {', '.join(KINDS)}")
+            raise ValueError(f"kind: {self.kind!r} unknown; known: {', '.join(KINDS)}")
         if not self.name.startswith(self.kind + "__"):
-            raise ValueError(f"name {self.name!r} must start with its kind + '__' ({self.kind}__)")
+            raise ValueError(f"name: {self.name!r} must start with its kind + '__' ({self.kind}__)")
         kind = get_kind(self.kind)
         unknown = [c for c in self.columns if c not in kind.field_names]
         if unknown:
             raise ValueError(
-                f"columns {unknown} are not fields of kind {self.kind}; "
+                f"columns: {unknown} are not fields of kind {self.kind}; "
                 f"fields: {', '.join(kind.field_names)}"
             )
         for name, col in self.columns.items():
             if col.type is not None and col.type != kind.field(name).type:
                 raise ValueError(
-                    f"columns.{name}.type {col.type!r} contradicts kind {self.kind}, "
+                    f"columns.{name}.type: {col.type!r} contradicts kind {self.kind}, "
                     f"where {name} is {kind.field(name).type!r}"
                 )
         missing = [f.name for f in kind.fields if f.required and f.name not in self.columns]
         if missing:
-            raise ValueError(f"required fields of kind {self.kind} not mapped: {missing}")
+            raise ValueError(f"columns: required fields of kind {self.kind} not mapped: {missing}")
         sources = [c.source for c in self.columns.values() if c.source is not None]
         dupes = sorted({s for s in sources if sources.count(s) > 1})
         if dupes:
-            raise ValueError(f"source columns mapped twice: {dupes}")
+            raise ValueError(f"columns: source columns mapped twice: {dupes}")
         for fmt in self.date_formats:
             if fmt == "excel_serial":
                 continue
             bad = set(re.findall(r"%(.)", fmt)) - DATE_DIRECTIVES
             if bad or not {"Y", "m", "d"} <= set(re.findall(r"%(.)", fmt)):
                 raise ValueError(
-                    f"date_formats entry {fmt!r}: needs %Y, %m and %d; "
+                    f"date_formats: {fmt!r} needs %Y, %m and %d; "
                     f"only %Y %m %d %H %M %S are understood"
                 )
         allowed = {"file": {"csv", "excel", "json", "jsonl"}, "http": {"json"}, "sql": {"table"}}
         if self.format.type not in allowed[self.transport.type]:
             raise ValueError(
-                f"format.type {self.format.type!r} does not fit transport {self.transport.type!r}"
+                f"format.type: {self.format.type!r} does not fit transport {self.transport.type!r}"
                 f" (use one of {sorted(allowed[self.transport.type])})"
             )
         ex = self.expected_rows
         if ex.max is not None and ex.max < ex.min:
-            raise ValueError("expected_rows.max is below expected_rows.min")
+            raise ValueError("expected_rows.max: below expected_rows.min")
         return self
 
     @property
@@ -201,9 +203,9 @@ class FeedSpec(_Model):
 def _format_error(path: Path, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<top>"
+        loc = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {loc}: {msg}")
+        lines.append(f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}")
     return "\n".join(lines)
 
 

@@ -77,6 +77,9 @@ class Source:
     #: records carry their own keys (JSON, API): an absent key is only known from records
     keyed_records: bool = False
 
+    def prepare(self) -> None:
+        """Read what comes before the records (a header) so that ``columns`` can be checked."""
+
     def batches(self) -> Iterator[SourceBatch]:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -154,10 +154,17 @@ class CsvSource(_FileSource):
             raise SourceUnreadable(f"no header at row {self.fmt.header_row}")
         return dedupe_names(rows[-1])
 
-    def batches(self) -> Iterator[SourceBatch]:
+    _encoding_used: str | None = None
+
+    def prepare(self) -> None:
         head = self._check_not_empty()
-        encoding = self._encoding(head)
-        self.columns = self._read_header(head, encoding)
+        self._encoding_used = self._encoding(head)
+        self.columns = self._read_header(head, self._encoding_used)
+
+    def batches(self) -> Iterator[SourceBatch]:
+        if self._encoding_used is None:
+            self.prepare()
+        encoding = self._encoding_used
         ncols = len(self.columns)
         bad_row: list[tuple[int | None, int]] = []
 
