@@ -1,0 +1,132 @@
+"""Personal data that must never leave the internal tables: ID-card numbers and mobile numbers.
+
+Two forms of each rule, kept side by side so that they cannot drift apart:
+
+- Python, for masking text before it reaches a report or a log line;
+- DuckDB SQL, for scanning and masking millions of values inside the warehouse.
+
+Resident identity card (GB 11643-1999): 18 characters, a 6-digit division code, the birth date
+YYYYMMDD, a 3-digit sequence and an ISO 7064 MOD 11-2 check character (0-9 or X).
+Mainland mobile numbers: 11 digits ``1[3-9]x xxxx xxxx``, optionally after +86 and written
+with spaces or hyphens between the groups.
+
+Matches are anchored on digit boundaries so that the long digit runs inside USCCs, decision
+numbers and amounts are not mistaken for either.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.cn import ric
+
+# The shape of an ID-card number: division, birth date (1800-2099), sequence, check character.
+ID_CARD_SHAPE = (
+    r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    r"[0-9]{3}[0-9Xx]"
+)
+MOBILE_SHAPE = r"(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}"
+
+_ID_CARD = re.compile(rf"(?<![0-9])({ID_CARD_SHAPE})(?![0-9])")
+_MOBILE = re.compile(rf"(?<![0-9])({MOBILE_SHAPE})(?![0-9])")
+_ID_CARD_FULL = re.compile(rf"^{ID_CARD_SHAPE}$")
+
+ID_CARD_MASK = "[ID-card number masked]"
+MOBILE_MASK = "[phone number masked]"
+
+# ISO 7064 MOD 11-2 weights 2^(17-i) mod 11 and the check characters indexed by sum mod 11.
+ID_CARD_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CARD_CHECKS = "10X98765432"
+
+
+def is_id_card_number(value: str) -> bool:
+    """An ID-card number: the shape above and a valid MOD 11-2 check character.
+
+    The birth place is not looked up: divisions are renamed and renumbered over the years and
+    a number from a retired division is still personal data.
+    """
+    return bool(_ID_CARD_FULL.match(value)) and _id_check_ok(value)
+
+
+def find_id_card_numbers(text: str) -> list[str]:
+    """ID-card numbers (shape and check character valid) appearing in ``text``."""
+    return [m for m in _ID_CARD.findall(text) if _id_check_ok(m)]
+
+
+def find_mobile_numbers(text: str) -> list[str]:
+    return _MOBILE.findall(text)
+
+
+def _id_check_ok(value: str) -> bool:
+    return ric.calc_check_digit(value) == value[17].upper()
+
+
+def mask_personal_data(value: object) -> object:
+    """``value`` with every ID-card-shaped or mobile-shaped part replaced by a fixed label.
+
+    Masking is deliberately broader than detection: the shape alone is enough (no check
+    character needed). Non-strings are returned unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    return _MOBILE.sub(MOBILE_MASK, _ID_CARD.sub(ID_CARD_MASK, value))
+
+
+# ---------------------------------------------------------------------------- DuckDB (RE2) twins
+# RE2 has no look-around: boundaries are matched as (^|[^0-9]) ... ($|[^0-9]) and kept.
+
+_SQL_ID_CARD = rf"(^|[^0-9]){ID_CARD_SHAPE}($|[^0-9])"
+_SQL_MOBILE = rf"(^|[^0-9]){MOBILE_SHAPE}($|[^0-9])"
+_SQL_DIGIT_RUNS = r"[0-9]+[Xx]?"
+# Both shapes contain this; values without it skip the costlier expressions.
+_SQL_GUARD = r"[0-9]{3}[- ]?[0-9]{4}[- ]?[0-9]{4}"
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_mask(expr: str) -> str:
+    """SQL expression: ``expr`` (VARCHAR) with ID-card-shaped and mobile-shaped parts masked.
+
+    The replacement runs twice so that two numbers separated by one character are both masked
+    (the first match consumes the shared boundary character).
+    """
+
+    def once(inner: str, pattern: str, label: str) -> str:
+        replacement = _sql_str("\\1" + label + "\\2")
+        return f"regexp_replace({inner}, {_sql_str(pattern)}, {replacement}, 'g')"
+
+    masked = expr
+    for _ in range(2):
+        masked = once(masked, _SQL_ID_CARD, ID_CARD_MASK)
+    for _ in range(2):
+        masked = once(masked, _SQL_MOBILE, MOBILE_MASK)
+    return (
+        f"(case when regexp_matches({expr}, {_sql_str(_SQL_GUARD)}) then {masked} else {expr} end)"
+    )
+
+
+def sql_has_id_card_number(expr: str) -> str:
+    """SQL boolean: ``expr`` holds an ID-card number whose MOD 11-2 check character is valid.
+
+    A cheap shape test guards the check computation, which runs only on candidate values.
+    """
+    weights = "[" + ", ".join(str(w) for w in ID_CARD_WEIGHTS) + "]"
+    check = (
+        f"substr('{ID_CARD_CHECKS}', "
+        f"list_sum(list_transform(range(1, 18), lambda i: cast(substr(x, i, 1) as integer) "
+        f"* {weights}[i]))::integer % 11 + 1, 1) = upper(substr(x, 18, 1))"
+    )
+    runs = f"regexp_extract_all({expr}, {_sql_str(_SQL_DIGIT_RUNS)})"
+    shape = _sql_str(f"^{ID_CARD_SHAPE}$")
+    candidates = f"list_filter({runs}, lambda x: regexp_full_match(x, {shape}))"
+    return (
+        f"coalesce(case when regexp_matches({expr}, {_sql_str(_SQL_ID_CARD)}) "
+        f"then list_bool_or(list_transform({candidates}, lambda x: {check})) end, false)"
+    )
+
+
+def sql_has_mobile_number(expr: str) -> str:
+    """SQL boolean: ``expr`` holds a mainland mobile number."""
+    return f"coalesce(regexp_matches({expr}, {_sql_str(_SQL_MOBILE)}), false)"
