@@ -52,6 +52,7 @@ class ExchangeServer:
             k: (list(v) if isinstance(v, list | tuple) else v) for k, v in (faults or {}).items()
         }
         self.requests: list[tuple[int | None, int]] = []  # (page, status) in order of answer
+        self.hits: list[int] = []  # page numbers in order of arrival
         self._lock = threading.Lock()
         self._file = self.jsonl_path.open("rb")
         self._httpd = ThreadingHTTPServer((host, port), self._handler())
@@ -127,6 +128,8 @@ class ExchangeServer:
                     return self._error(400, "page and size must be integers", None)
                 if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
                     return self._error(400, f"page >= 1, 1 <= size <= {MAX_PAGE_SIZE}", page)
+                with server._lock:
+                    server.hits.append(page)
                 fault = server._next_fault(page)
                 if isinstance(fault, float):
                     time.sleep(fault)
