@@ -1,0 +1,138 @@
+{#- 主体事件: one row per department fact about a registered entity (a listing gives a listed
+    and, once removed, a removed event), with a short Chinese summary (摘要) and its provenance.
+    Records that could not be linked are in rpt_unresolved_records instead. -#}
+with
+
+resolved as (
+
+    select record_id, entity_id, resolution_method
+    from {{ ref('int_resolution__records') }}
+    where entity_id is not null
+
+),
+
+events as (
+
+    select
+        record_id, 'registration' as event_type, established_date as event_date,
+        concat_ws('', '设立登记：', entity_type_text, '，注册资本',
+            cast(registered_capital as varchar), '万元') as summary,
+        registered_capital as amount,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__registration') }}
+
+    union all
+
+    select
+        record_id, 'change', change_date,
+        concat_ws('', '变更登记：', change_item), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__registration_change') }}
+
+    union all
+
+    select
+        record_id, 'penalty', decision_date,
+        concat_ws('', '行政处罚：', penalty_category,
+            case when fine_amount is not null then '，罚款' || cast(fine_amount as varchar) || '万元' end,
+            '（', authority, ' ', decision_no, '）'),
+        fine_amount,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__penalty') }}
+
+    union all
+
+    select
+        record_id, 'licence', decision_date,
+        concat_ws('', '行政许可：', coalesce(certificate_name, licence_category),
+            '，有效期至', cast(valid_to as varchar), '（', authority, '）'),
+        null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__licence') }}
+
+    union all
+
+    select
+        record_id, 'spot_check', check_date,
+        concat_ws('', '双随机抽查：', check_result, '（', task_name, '）'), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__spot_check') }}
+
+    union all
+
+    select
+        record_id, 'abnormal_listed', list_date,
+        concat_ws('', '列入经营异常名录：', list_reason), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__abnormal_list') }}
+
+    union all
+
+    select
+        record_id, 'abnormal_removed', remove_date,
+        concat_ws('', '移出经营异常名录：', remove_reason), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__abnormal_list') }}
+    where remove_date is not null
+
+    union all
+
+    select
+        record_id, 'serious_dishonest_listed', list_date,
+        concat_ws('', '列入严重违法失信名单：', list_reason), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__serious_dishonest') }}
+
+    union all
+
+    select
+        record_id, 'serious_dishonest_removed', remove_date,
+        concat_ws('', '移出严重违法失信名单：', remove_reason), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__serious_dishonest') }}
+    where remove_date is not null
+
+    union all
+
+    select
+        record_id, 'court_dishonest', coalesce(publish_date, filing_date),
+        concat_ws('', '失信被执行人：', court, ' ', case_no, '，', performance), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__court_dishonest') }}
+
+    union all
+
+    select
+        record_id, 'complaint', received_date,
+        concat_ws('', '投诉举报：', complaint_category, '，', handling_result), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__complaint') }}
+
+    union all
+
+    select
+        record_id, 'annual_report',
+        coalesce(filed_date, make_date(report_year + 1, 6, 30)),
+        cast(report_year as varchar) || '年度报告' || case when is_filed then '已报送' else '未报送' end,
+        null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__annual_report') }}
+
+)
+
+select
+    md5(events.record_id || '|' || events.event_type) as event_id,
+    resolved.entity_id,
+    events.event_type,
+    events.event_date,
+    events.summary,
+    events.amount,
+    events.record_id,
+    resolved.resolution_method,
+    events.feed,
+    events.source_file,
+    events.source_row,
+    events.batch_id,
+    events.load_date
+from events
+inner join resolved on resolved.record_id = events.record_id

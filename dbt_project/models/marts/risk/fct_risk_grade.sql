@@ -1,0 +1,151 @@
+{#- 信用风险分类 (internal, never published): one row per registered entity. Each model that
+    grades the entity turns its score into a grade by seed risk_grade_thresholds; with
+    var risk_grade_combination = worst the riskier of the base and the industry grade counts
+    (base: the base model only). Overrides (seed risk_overrides) then raise the grade to at
+    least their min_grade while their indicator holds. score stays the deciding model's score. -#}
+with
+
+scores as (
+
+    select * from {{ ref('int_risk__model_scores') }}
+    {% if var('risk_grade_combination') == 'base' %}where model_role = 'base'{% endif %}
+
+),
+
+thresholds as (
+
+    select * from {{ ref('risk_grade_thresholds') }}
+
+),
+
+graded as (
+
+    select
+        scores.entity_id,
+        scores.model_name,
+        scores.model_role,
+        scores.score,
+        max(thresholds.grade_rank) as grade_rank
+    from scores
+    inner join thresholds on thresholds.min_score <= scores.score
+    group by scores.entity_id, scores.model_name, scores.model_role, scores.score
+
+),
+
+deciding as (
+
+    select *
+    from graded
+    qualify row_number() over (
+        partition by entity_id
+        order by grade_rank desc, score desc, model_role, model_name
+    ) = 1
+
+),
+
+per_role as (
+
+    select
+        entity_id,
+        max(model_name) filter (where model_role = 'base') as base_model,
+        max(score) filter (where model_role = 'base') as base_score,
+        max(model_name) filter (where model_role = 'industry') as industry_model,
+        max(score) filter (where model_role = 'industry') as industry_score
+    from graded
+    group by entity_id
+
+),
+
+fired as (
+
+    select
+        indicators.entity_id,
+        string_agg(overrides.override_code, ',' order by overrides.override_code) as overrides_fired,
+        string_agg(overrides.override_label, '；' order by overrides.override_code) as overrides_label,
+        max(thresholds.grade_rank) as override_rank
+    from {{ ref('int_risk__indicators_long') }} as indicators
+    inner join {{ ref('risk_overrides') }} as overrides
+        on overrides.indicator = indicators.indicator
+        and indicators.value >= overrides.min_value
+    inner join thresholds on thresholds.grade = overrides.min_grade
+    group by indicators.entity_id
+
+),
+
+top_points as (
+
+    select
+        points.entity_id,
+        points.indicator,
+        points.value,
+        points.points,
+        definitions.indicator_label,
+        definitions.unit
+    from {{ ref('int_risk__indicator_points') }} as points
+    inner join deciding
+        on deciding.entity_id = points.entity_id
+        and deciding.model_name = points.model_name
+    inner join {{ ref('risk_indicators') }} as definitions
+        on definitions.indicator = points.indicator
+    qualify row_number() over (
+        partition by points.entity_id order by points.points desc, points.indicator
+    ) <= 3
+
+),
+
+reasons as (
+
+    select
+        entity_id,
+        string_agg(
+            indicator_label
+            || case when coalesce(unit, '') = '' then '' else '=' || format('{:g}', round(value, 2)) || unit end
+            || '（+' || format('{:g}', round(points, 1)) || '）',
+            '；' order by points desc, indicator
+        ) as reasons
+    from top_points
+    group by entity_id
+
+),
+
+final as (
+
+    select
+        deciding.entity_id,
+        deciding.model_name,
+        per_role.base_model,
+        per_role.base_score,
+        per_role.industry_model,
+        per_role.industry_score,
+        deciding.score,
+        deciding.grade_rank as score_grade_rank,
+        greatest(deciding.grade_rank, coalesce(fired.override_rank, 0)) as grade_rank,
+        fired.overrides_fired,
+        fired.overrides_label,
+        reasons.reasons
+    from deciding
+    inner join per_role on per_role.entity_id = deciding.entity_id
+    left join fired on fired.entity_id = deciding.entity_id
+    left join reasons on reasons.entity_id = deciding.entity_id
+
+)
+
+select
+    final.entity_id,
+    final.model_name,
+    final.base_model,
+    final.base_score,
+    final.industry_model,
+    final.industry_score,
+    final.score,
+    score_grade.grade as score_grade,
+    grade.grade,
+    grade.grade_label,
+    final.overrides_fired,
+    final.overrides_label,
+    final.reasons,
+    {{ as_of_date() }} as as_of_date,
+    '{{ var("run_id") }}' as run_id
+from final
+inner join thresholds as grade on grade.grade_rank = final.grade_rank
+inner join thresholds as score_grade on score_grade.grade_rank = final.score_grade_rank

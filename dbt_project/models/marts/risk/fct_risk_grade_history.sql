@@ -1,0 +1,100 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='history_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
+{#- 分类历史: one row per entity and period in which its grade, score and deciding model
+    stayed the same. valid_from/valid_to are logical dates (var as_of_date), valid_to is
+    exclusive and null while current. Kept across runs: the warehouse file persists and this
+    model only appends new periods and closes changed ones. Re-running the same as_of_date
+    replaces that date's rows. Grade as of date D:
+        select * from risk.fct_risk_grade_history
+        where valid_from <= D and (valid_to is null or valid_to > D)
+    as_of_date must not go backwards between runs. -#}
+with
+
+current_grades as (
+
+    select entity_id, grade, score, model_name, as_of_date
+    from {{ ref('fct_risk_grade') }}
+
+),
+
+{% if is_incremental() %}
+
+open_periods as (
+
+    select * from {{ this }}
+    where is_current and valid_from <= {{ as_of_date() }}
+
+),
+
+changed as (
+
+    select current_grades.*
+    from current_grades
+    left join open_periods on open_periods.entity_id = current_grades.entity_id
+    where open_periods.entity_id is null
+        or open_periods.valid_from = {{ as_of_date() }}
+        or open_periods.grade is distinct from current_grades.grade
+        or open_periods.score is distinct from current_grades.score
+        or open_periods.model_name is distinct from current_grades.model_name
+
+),
+
+closed as (
+
+    select
+        open_periods.history_id,
+        open_periods.entity_id,
+        open_periods.grade,
+        open_periods.score,
+        open_periods.model_name,
+        open_periods.valid_from,
+        {{ as_of_date() }} as valid_to,
+        false as is_current
+    from open_periods
+    left join current_grades on current_grades.entity_id = open_periods.entity_id
+    where open_periods.valid_from < {{ as_of_date() }}
+        and (
+            current_grades.entity_id is null
+            or open_periods.grade is distinct from current_grades.grade
+            or open_periods.score is distinct from current_grades.score
+            or open_periods.model_name is distinct from current_grades.model_name
+        )
+
+),
+
+{% else %}
+
+changed as (
+
+    select * from current_grades
+
+),
+
+{% endif %}
+
+opened as (
+
+    select
+        md5(entity_id || '|' || cast(as_of_date as varchar)) as history_id,
+        entity_id,
+        grade,
+        score,
+        model_name,
+        as_of_date as valid_from,
+        cast(null as date) as valid_to,
+        true as is_current
+    from changed
+
+)
+
+select * from opened
+{% if is_incremental() %}
+union all
+select * from closed
+{% endif %}

@@ -1,0 +1,1 @@
+{{ stg_listing('abnormal_list') }}

@@ -1,0 +1,51 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'annual_report') }}
+
+),
+
+renamed as (
+
+    select
+        {{ normalize_code('uscc') }} as uscc,
+        {{ normalize_code('reg_no') }} as reg_no,
+        {{ clean_text('name') }} as party_name,
+        {{ dbt.safe_cast(clean_text('report_year'), api.Column.translate_type('integer')) }}
+            as report_year,
+        coalesce(trim(filed) in ('是', 'Y', 'y', '1', 'true', '已报送'), false) as is_filed,
+        {{ to_date('filed_date') }} as filed_date,
+        {{ lineage_columns() }}
+    from source
+
+),
+
+latest_load as (
+
+    select * from renamed
+    {{ latest_load_only() }}
+
+),
+
+checked as (
+
+    select
+        {{ record_id('annual_report', [
+            "coalesce(uscc, reg_no, " ~ name_key('party_name') ~ ")", 'report_year'
+        ]) }} as record_id,
+        *,
+        {{ uscc_problem('uscc') }} as uscc_problem,
+        {{ regno_problem('reg_no') }} as reg_no_problem,
+        {{ name_key('party_name') }} as name_key
+    from latest_load
+
+),
+
+deduped as (
+
+    {{ dedupe_by_record_id('checked') }}
+
+)
+
+select * from deduped

@@ -1,0 +1,45 @@
+{#- complainant_phone (personal data) is not carried beyond the raw zone. -#}
+with
+
+source as (
+
+    select * from {{ source('raw', 'complaint') }}
+
+),
+
+renamed as (
+
+    select
+        {{ clean_text('complaint_id') }} as complaint_id,
+        {{ to_date('received_date') }} as received_date,
+        {{ clean_text('shop_name') }} as party_name,
+        {{ clean_text('address') }} as address,
+        {{ normalize_code('division_code') }} as division_code,
+        {{ normalize_code('uscc') }} as uscc,
+        {{ clean_text('category') }} as complaint_category,
+        {{ clean_text('content') }} as complaint_content,
+        {{ clean_text('handling_result') }} as handling_result,
+        {{ lineage_columns() }}
+    from source
+
+),
+
+checked as (
+
+    select
+        {{ record_id('complaint', ['complaint_id']) }} as record_id,
+        *,
+        {{ uscc_problem('uscc') }} as uscc_problem,
+        {{ name_key('party_name') }} as name_key,
+        {{ name_key('address') }} as address_key
+    from renamed
+
+),
+
+deduped as (
+
+    {{ dedupe_by_record_id('checked') }}
+
+)
+
+select * from deduped

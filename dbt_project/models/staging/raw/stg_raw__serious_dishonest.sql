@@ -1,0 +1,1 @@
+{{ stg_listing('serious_dishonest') }}

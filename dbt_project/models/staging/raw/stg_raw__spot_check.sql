@@ -1,0 +1,47 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'spot_check') }}
+
+),
+
+renamed as (
+
+    select
+        {{ clean_text('task_id') }} as task_id,
+        {{ clean_text('task_name') }} as task_name,
+        {{ to_date('check_date') }} as check_date,
+        {{ normalize_code('uscc') }} as uscc,
+        {{ normalize_code('reg_no') }} as reg_no,
+        {{ clean_text('name') }} as party_name,
+        {{ clean_text('check_org') }} as check_org,
+        {{ clean_text('result') }} as check_result,
+        coalesce(result like '发现问题%', false) as problem_found,
+        coalesce(result like '%不配合%' or result like '%无法联系%', false) as not_reachable,
+        {{ clean_text('inspectors') }} as inspectors,
+        {{ lineage_columns() }}
+    from source
+
+),
+
+checked as (
+
+    select
+        {{ record_id('spot_check', ['task_id', "coalesce(uscc, reg_no, " ~ name_key('party_name') ~ ")"]) }}
+            as record_id,
+        *,
+        {{ uscc_problem('uscc') }} as uscc_problem,
+        {{ regno_problem('reg_no') }} as reg_no_problem,
+        {{ name_key('party_name') }} as name_key
+    from renamed
+
+),
+
+deduped as (
+
+    {{ dedupe_by_record_id('checked') }}
+
+)
+
+select * from deduped
