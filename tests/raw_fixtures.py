@@ -14,47 +14,137 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from panorama.identity import make_regno, make_uscc, uscc_check_char
 
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "registration": (
-        "uscc", "reg_no", "name", "entity_type", "division_code", "industry_code", "address",
-        "legal_rep", "legal_rep_id_no", "phone", "registered_capital", "established_date",
-        "status", "status_date",
+        "uscc",
+        "reg_no",
+        "name",
+        "entity_type",
+        "division_code",
+        "industry_code",
+        "address",
+        "legal_rep",
+        "legal_rep_id_no",
+        "phone",
+        "registered_capital",
+        "established_date",
+        "status",
+        "status_date",
     ),
     "registration_change": (
-        "uscc", "reg_no", "change_date", "change_item", "before_value", "after_value",
+        "uscc",
+        "reg_no",
+        "change_date",
+        "change_item",
+        "before_value",
+        "after_value",
     ),
     "penalty": (
-        "cf_wsh", "cf_xdr_mc", "cf_xdr_lb", "cf_xdr_shxym", "cf_xdr_gszc", "cf_xdr_zzjg",
-        "cf_frdb", "cf_wfxw", "cf_sy", "cf_yj", "cf_cflb", "cf_nr", "cf_nr_fk", "cf_nr_wfff",
-        "cf_jdrq", "cf_yxq", "cf_gsjzq", "cf_cfjg", "cf_cfjgdm", "cf_sjly", "cf_sjlydm", "bz",
+        "cf_wsh",
+        "cf_xdr_mc",
+        "cf_xdr_lb",
+        "cf_xdr_shxym",
+        "cf_xdr_gszc",
+        "cf_xdr_zzjg",
+        "cf_frdb",
+        "cf_wfxw",
+        "cf_sy",
+        "cf_yj",
+        "cf_cflb",
+        "cf_nr",
+        "cf_nr_fk",
+        "cf_nr_wfff",
+        "cf_jdrq",
+        "cf_yxq",
+        "cf_gsjzq",
+        "cf_cfjg",
+        "cf_cfjgdm",
+        "cf_sjly",
+        "cf_sjlydm",
+        "bz",
     ),
     "licence": (
-        "xk_wsh", "xk_xdr_mc", "xk_xdr_shxym", "xk_xdr_gszc", "xk_xdr_zzjg", "xk_frdb",
-        "xk_xkws", "xk_xklb", "xk_xkzs", "xk_xkbh", "xk_nr", "xk_jdrq", "xk_yxqz", "xk_yxqzi",
-        "xk_xkjg", "xk_xkjgdm", "xk_zt", "xk_sjly", "xk_sjlydm",
+        "xk_wsh",
+        "xk_xdr_mc",
+        "xk_xdr_shxym",
+        "xk_xdr_gszc",
+        "xk_xdr_zzjg",
+        "xk_frdb",
+        "xk_xkws",
+        "xk_xklb",
+        "xk_xkzs",
+        "xk_xkbh",
+        "xk_nr",
+        "xk_jdrq",
+        "xk_yxqz",
+        "xk_yxqzi",
+        "xk_xkjg",
+        "xk_xkjgdm",
+        "xk_zt",
+        "xk_sjly",
+        "xk_sjlydm",
     ),
     "spot_check": (
-        "task_id", "task_name", "check_date", "uscc", "reg_no", "name", "check_org", "result",
+        "task_id",
+        "task_name",
+        "check_date",
+        "uscc",
+        "reg_no",
+        "name",
+        "check_org",
+        "result",
         "inspectors",
     ),
     "abnormal_list": (
-        "name", "uscc", "reg_no", "list_reason", "list_date", "list_org", "remove_reason",
-        "remove_date", "remove_org",
+        "name",
+        "uscc",
+        "reg_no",
+        "list_reason",
+        "list_date",
+        "list_org",
+        "remove_reason",
+        "remove_date",
+        "remove_org",
     ),
     "serious_dishonest": (
-        "name", "uscc", "reg_no", "list_reason", "list_date", "list_org", "remove_reason",
-        "remove_date", "remove_org",
+        "name",
+        "uscc",
+        "reg_no",
+        "list_reason",
+        "list_date",
+        "list_org",
+        "remove_reason",
+        "remove_date",
+        "remove_org",
     ),
     "court_dishonest": (
-        "case_no", "name", "id_code", "legal_rep", "court", "province", "basis_no",
-        "filing_date", "basis_org", "obligation", "performance", "behaviour", "publish_date",
+        "case_no",
+        "name",
+        "id_code",
+        "legal_rep",
+        "court",
+        "province",
+        "basis_no",
+        "filing_date",
+        "basis_org",
+        "obligation",
+        "performance",
+        "behaviour",
+        "publish_date",
     ),
     "complaint": (
-        "complaint_id", "received_date", "shop_name", "address", "division_code", "uscc",
-        "category", "content", "complainant_phone", "handling_result",
+        "complaint_id",
+        "received_date",
+        "shop_name",
+        "address",
+        "division_code",
+        "uscc",
+        "category",
+        "content",
+        "complainant_phone",
+        "handling_result",
     ),
     "annual_report": ("uscc", "reg_no", "name", "report_year", "filed", "filed_date"),
 }
@@ -127,11 +217,22 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
     prev_ds = (date.fromisoformat(ds) - timedelta(days=1)).isoformat()
     ent: dict[str, dict[str, str | None]] = {}
 
-    def entity(label: str, i: int, name: str, *, kind: str = "1", etype: str = "有限责任公司",
-               industry: str = "F5139", est: str = "2015-03-01", capital: str | None = "100",
-               address: str | None = None, legal_rep: str | None = None,
-               legal_rep_id: str | None = None, reg_no: bool = True,
-               status: str = "存续") -> None:
+    def entity(
+        label: str,
+        i: int,
+        name: str,
+        *,
+        kind: str = "1",
+        etype: str = "有限责任公司",
+        industry: str = "F5139",
+        est: str = "2015-03-01",
+        capital: str | None = "100",
+        address: str | None = None,
+        legal_rep: str | None = None,
+        legal_rep_id: str | None = None,
+        reg_no: bool = True,
+        status: str = "存续",
+    ) -> None:
         ent[label] = {
             "uscc": _uscc(kind, i),
             "reg_no": _regno(i) if reg_no else None,
@@ -160,12 +261,21 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
     entity("E09", 9, "德州市移出示例有限公司")
     entity("E10", 10, "德州市异常示例有限公司", address="山东省德州市德城区共享大道8号")
     entity("E11", 11, "德州市已移出异常有限公司")
-    entity("E12", 12, "德城区老王烧烤店", kind="2", etype="个体工商户", industry="H6210",
-           capital=None, reg_no=False)
+    entity(
+        "E12",
+        12,
+        "德城区老王烧烤店",
+        kind="2",
+        etype="个体工商户",
+        industry="H6210",
+        capital=None,
+        reg_no=False,
+    )
     entity("E13", 13, "德州市康宁制药有限公司", industry="C2710", est="2026-06-01")
     entity("E14", 14, "德州市过期许可有限公司", industry="F5223")
-    entity("E15", 15, "德城区丰收农民专业合作社", kind="3", etype="农民专业合作社",
-           industry="A0111")
+    entity(
+        "E15", 15, "德城区丰收农民专业合作社", kind="3", etype="农民专业合作社", industry="A0111"
+    )
     entity("E16", 16, "德州市未年报有限公司", est="2020-05-01")
     entity("E17", 17, "德州市抽查问题有限公司", industry="C1419")
     entity("E18", 18, "德州市频繁变更有限公司")
@@ -177,142 +287,352 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
     unregistered = _uscc("1", 99)
     registration_rows = list(ent.values()) + [
         # a registration row whose USCC fails its check: not an entity, reported unresolved
-        {**ent["E20"], "uscc": _bad_check(_uscc("1", 21)), "reg_no": None,
-         "name": "德州市坏码登记有限公司", "address": "山东省德州市德城区坏码路1号"},
+        {
+            **ent["E20"],
+            "uscc": _bad_check(_uscc("1", 21)),
+            "reg_no": None,
+            "name": "德州市坏码登记有限公司",
+            "address": "山东省德州市德城区坏码路1号",
+        },
         # exact duplicate of E01 in the same delivery
         dict(ent["E01"]),
     ]
     write_feed(raw_dir, "registration__amr", ds, registration_rows)
 
-    write_feed(raw_dir, "registration_change__amr", ds, [
-        # E03's old registration number known only from the change history; former name
-        {"uscc": u["E03"], "reg_no": _regno(3), "change_date": "2019-04-01",
-         "change_item": "名称", "before_value": "德州市旧湖商贸有限公司",
-         "after_value": names["E03"]},
-        {"uscc": u["E18"], "change_date": "2026-02-01", "change_item": "法定代表人",
-         "before_value": "李四", "after_value": "王五"},
-        {"uscc": u["E18"], "change_date": "2026-08-01", "change_item": "法定代表人",
-         "before_value": "王五", "after_value": "赵六"},
-        {"uscc": u["E18"], "change_date": "2026-09-01", "change_item": "住所",
-         "before_value": "旧址1号", "after_value": "新址2号"},
-        {"uscc": u["E18"], "change_date": "2021-09-01", "change_item": "住所",
-         "before_value": "更旧址", "after_value": "旧址1号"},
-    ])
+    write_feed(
+        raw_dir,
+        "registration_change__amr",
+        ds,
+        [
+            # E03's old registration number known only from the change history; former name
+            {
+                "uscc": u["E03"],
+                "reg_no": _regno(3),
+                "change_date": "2019-04-01",
+                "change_item": "名称",
+                "before_value": "德州市旧湖商贸有限公司",
+                "after_value": names["E03"],
+            },
+            {
+                "uscc": u["E18"],
+                "change_date": "2026-02-01",
+                "change_item": "法定代表人",
+                "before_value": "李四",
+                "after_value": "王五",
+            },
+            {
+                "uscc": u["E18"],
+                "change_date": "2026-08-01",
+                "change_item": "法定代表人",
+                "before_value": "王五",
+                "after_value": "赵六",
+            },
+            {
+                "uscc": u["E18"],
+                "change_date": "2026-09-01",
+                "change_item": "住所",
+                "before_value": "旧址1号",
+                "after_value": "新址2号",
+            },
+            {
+                "uscc": u["E18"],
+                "change_date": "2021-09-01",
+                "change_item": "住所",
+                "before_value": "更旧址",
+                "after_value": "旧址1号",
+            },
+        ],
+    )
 
-    def penalty(wsh: str, name: str, *, uscc: str | None = None, reg_no: str | None = None,
-                org: str | None = None, fine: str | None = "1.5", when: str = "2026-03-10",
-                cflb: str = "罚款") -> dict[str, str | None]:
-        return {"cf_wsh": wsh, "cf_xdr_mc": name, "cf_xdr_lb": "法人及非法人组织",
-                "cf_xdr_shxym": uscc, "cf_xdr_gszc": reg_no, "cf_xdr_zzjg": org,
-                "cf_frdb": "某某", "cf_wfxw": "违反食品安全法", "cf_sy": "经查……",
-                "cf_yj": "《中华人民共和国食品安全法》第一百二十四条", "cf_cflb": cflb,
-                "cf_nr": f"{cflb}{fine}万元", "cf_nr_fk": fine, "cf_nr_wfff": None,
-                "cf_jdrq": when, "cf_yxq": "2029-03-10", "cf_gsjzq": "2029-03-10",
-                "cf_cfjg": "德州市市场监督管理局", "cf_cfjgdm": "11371400MB2856789X",
-                "cf_sjly": "德州市市场监督管理局", "cf_sjlydm": "11371400MB2856789X", "bz": None}
+    def penalty(
+        wsh: str,
+        name: str,
+        *,
+        uscc: str | None = None,
+        reg_no: str | None = None,
+        org: str | None = None,
+        fine: str | None = "1.5",
+        when: str = "2026-03-10",
+        cflb: str = "罚款",
+    ) -> dict[str, str | None]:
+        return {
+            "cf_wsh": wsh,
+            "cf_xdr_mc": name,
+            "cf_xdr_lb": "法人及非法人组织",
+            "cf_xdr_shxym": uscc,
+            "cf_xdr_gszc": reg_no,
+            "cf_xdr_zzjg": org,
+            "cf_frdb": "某某",
+            "cf_wfxw": "违反食品安全法",
+            "cf_sy": "经查……",
+            "cf_yj": "《中华人民共和国食品安全法》第一百二十四条",
+            "cf_cflb": cflb,
+            "cf_nr": f"{cflb}{fine}万元",
+            "cf_nr_fk": fine,
+            "cf_nr_wfff": None,
+            "cf_jdrq": when,
+            "cf_yxq": "2029-03-10",
+            "cf_gsjzq": "2029-03-10",
+            "cf_cfjg": "德州市市场监督管理局",
+            "cf_cfjgdm": "11371400MB2856789X",
+            "cf_sjly": "德州市市场监督管理局",
+            "cf_sjlydm": "11371400MB2856789X",
+            "bz": None,
+        }
 
-    write_feed(raw_dir, "penalty__amr", prev_ds, [
-        # older version of the E01 penalty: the later load must win
-        penalty("德市监罚〔2026〕1号", names["E01"], uscc=u["E01"], fine="1.0"),
-    ])
-    write_feed(raw_dir, "penalty__amr", ds, [
-        penalty("德市监罚〔2026〕1号", names["E01"], uscc=u["E01"], fine="2.0"),
-        penalty("德市监罚〔2026〕2号", names["E02"], reg_no=r["E02"]),
-        penalty("德市监罚〔2026〕5号", names["E05"], uscc=_bad_check(u["E05"])),
-        penalty("德市监罚〔2026〕6号", "德州市完全不同名称有限公司", uscc=_bad_check(u["E06"])),
-        penalty("德市监罚〔2026〕9号", "济南市外地有限公司", uscc=unregistered),
-        penalty("德市监罚〔2026〕17号", names["E17"], uscc=u["E17"].lower(), fine="3",
-                cflb="罚款;责令停产停业"),
-    ])
+    write_feed(
+        raw_dir,
+        "penalty__amr",
+        prev_ds,
+        [
+            # older version of the E01 penalty: the later load must win
+            penalty("德市监罚〔2026〕1号", names["E01"], uscc=u["E01"], fine="1.0"),
+        ],
+    )
+    write_feed(
+        raw_dir,
+        "penalty__amr",
+        ds,
+        [
+            penalty("德市监罚〔2026〕1号", names["E01"], uscc=u["E01"], fine="2.0"),
+            penalty("德市监罚〔2026〕2号", names["E02"], reg_no=r["E02"]),
+            penalty("德市监罚〔2026〕5号", names["E05"], uscc=_bad_check(u["E05"])),
+            penalty("德市监罚〔2026〕6号", "德州市完全不同名称有限公司", uscc=_bad_check(u["E06"])),
+            penalty("德市监罚〔2026〕9号", "济南市外地有限公司", uscc=unregistered),
+            penalty(
+                "德市监罚〔2026〕17号",
+                names["E17"],
+                uscc=u["E17"].lower(),
+                fine="3",
+                cflb="罚款;责令停产停业",
+            ),
+        ],
+    )
     # the same E01 penalty delivered again by the exchange platform: one event, not two
-    write_feed(raw_dir, "penalty__exchange", ds, [
-        penalty("德市监罚〔2026〕1号", names["E01"], uscc=u["E01"], fine="2.0"),
-    ])
+    write_feed(
+        raw_dir,
+        "penalty__exchange",
+        ds,
+        [
+            penalty("德市监罚〔2026〕1号", names["E01"], uscc=u["E01"], fine="2.0"),
+        ],
+    )
     write_feed(raw_dir, "penalty__env_legacy", ds, [])
 
-    def licence(wsh: str, name: str, *, uscc: str | None = None, reg_no: str | None = None,
-                until: str = "2029-12-31") -> dict[str, str | None]:
-        return {"xk_wsh": wsh, "xk_xdr_mc": name, "xk_xdr_shxym": uscc, "xk_xdr_gszc": reg_no,
-                "xk_xdr_zzjg": None, "xk_frdb": "某某", "xk_xkws": "食品经营许可决定书",
-                "xk_xklb": "普通", "xk_xkzs": "食品经营许可证", "xk_xkbh": f"JY{wsh[-3:]}",
-                "xk_nr": "预包装食品销售", "xk_jdrq": "2021-01-01", "xk_yxqz": "2021-01-01",
-                "xk_yxqzi": until, "xk_xkjg": "德州市市场监督管理局",
-                "xk_xkjgdm": "11371400MB2856789X", "xk_zt": "有效",
-                "xk_sjly": "德州市市场监督管理局", "xk_sjlydm": "11371400MB2856789X"}
+    def licence(
+        wsh: str,
+        name: str,
+        *,
+        uscc: str | None = None,
+        reg_no: str | None = None,
+        until: str = "2029-12-31",
+    ) -> dict[str, str | None]:
+        return {
+            "xk_wsh": wsh,
+            "xk_xdr_mc": name,
+            "xk_xdr_shxym": uscc,
+            "xk_xdr_gszc": reg_no,
+            "xk_xdr_zzjg": None,
+            "xk_frdb": "某某",
+            "xk_xkws": "食品经营许可决定书",
+            "xk_xklb": "普通",
+            "xk_xkzs": "食品经营许可证",
+            "xk_xkbh": f"JY{wsh[-3:]}",
+            "xk_nr": "预包装食品销售",
+            "xk_jdrq": "2021-01-01",
+            "xk_yxqz": "2021-01-01",
+            "xk_yxqzi": until,
+            "xk_xkjg": "德州市市场监督管理局",
+            "xk_xkjgdm": "11371400MB2856789X",
+            "xk_zt": "有效",
+            "xk_sjly": "德州市市场监督管理局",
+            "xk_sjlydm": "11371400MB2856789X",
+        }
 
-    write_feed(raw_dir, "licence__amr", ds, [
-        licence("德市监许〔2021〕001", names["E01"], uscc=u["E01"]),
-        licence("德市监许〔2021〕003", "德州市旧湖商贸有限公司", reg_no=_regno(3)),
-        licence("德市监许〔2021〕014", names["E14"], uscc=u["E14"], until="2025-12-31"),
-    ])
+    write_feed(
+        raw_dir,
+        "licence__amr",
+        ds,
+        [
+            licence("德市监许〔2021〕001", names["E01"], uscc=u["E01"]),
+            licence("德市监许〔2021〕003", "德州市旧湖商贸有限公司", reg_no=_regno(3)),
+            licence("德市监许〔2021〕014", names["E14"], uscc=u["E14"], until="2025-12-31"),
+        ],
+    )
     write_feed(raw_dir, "licence__health", ds, [])
 
-    write_feed(raw_dir, "spot_check__amr", ds, [
-        {"task_id": "SC2026-01", "task_name": "2026年食品生产企业抽查", "check_date": "2026-05-20",
-         "uscc": u["E17"], "name": names["E17"], "check_org": "德州市市场监督管理局",
-         "result": "发现问题已责令改正", "inspectors": "甲;乙"},
-        {"task_id": "SC2026-01", "task_name": "2026年食品生产企业抽查", "check_date": "2026-05-21",
-         "uscc": u["E01"], "name": names["E01"], "check_org": "德州市市场监督管理局",
-         "result": "未发现问题", "inspectors": "甲;乙"},
-    ])
+    write_feed(
+        raw_dir,
+        "spot_check__amr",
+        ds,
+        [
+            {
+                "task_id": "SC2026-01",
+                "task_name": "2026年食品生产企业抽查",
+                "check_date": "2026-05-20",
+                "uscc": u["E17"],
+                "name": names["E17"],
+                "check_org": "德州市市场监督管理局",
+                "result": "发现问题已责令改正",
+                "inspectors": "甲;乙",
+            },
+            {
+                "task_id": "SC2026-01",
+                "task_name": "2026年食品生产企业抽查",
+                "check_date": "2026-05-21",
+                "uscc": u["E01"],
+                "name": names["E01"],
+                "check_org": "德州市市场监督管理局",
+                "result": "未发现问题",
+                "inspectors": "甲;乙",
+            },
+        ],
+    )
 
-    def listing(label: str, reason: str, listed: str, removed: str | None = None
-                ) -> dict[str, str | None]:
-        return {"name": names[label], "uscc": u[label], "reg_no": r[label],
-                "list_reason": reason, "list_date": listed, "list_org": "德州市市场监督管理局",
-                "remove_reason": "已改正" if removed else None, "remove_date": removed,
-                "remove_org": "德州市市场监督管理局" if removed else None}
+    def listing(
+        label: str, reason: str, listed: str, removed: str | None = None
+    ) -> dict[str, str | None]:
+        return {
+            "name": names[label],
+            "uscc": u[label],
+            "reg_no": r[label],
+            "list_reason": reason,
+            "list_date": listed,
+            "list_org": "德州市市场监督管理局",
+            "remove_reason": "已改正" if removed else None,
+            "remove_date": removed,
+            "remove_org": "德州市市场监督管理局" if removed else None,
+        }
 
     # full delivery: the older load lists E20, the latest does not -> E20 is not listed now
-    write_feed(raw_dir, "abnormal_list__amr", prev_ds, [
-        listing("E10", "未按规定报送年度报告", "2026-07-01"),
-        listing("E20", "通过登记的住所无法联系", "2026-01-01"),
-    ])
-    write_feed(raw_dir, "abnormal_list__amr", ds, [
-        listing("E10", "未按规定报送年度报告", "2026-07-01"),
-        listing("E11", "未按规定报送年度报告", "2024-07-01", removed="2025-03-01"),
-    ])
-    write_feed(raw_dir, "serious_dishonest__amr", ds, [
-        listing("E08", "被列入经营异常名录届满3年仍未履行相关义务", "2025-08-01"),
-        listing("E09", "提交虚假材料取得登记", "2023-01-10", removed="2025-05-01"),
-    ])
-    write_feed(raw_dir, "court_dishonest__court", ds, [
-        {"case_no": "(2025)鲁1402执1234号", "name": names["E04"], "id_code": u["E04"][8:17],
-         "legal_rep": "某某", "court": "德州市德城区人民法院", "province": "山东",
-         "basis_no": "(2024)鲁1402民初88号", "filing_date": "2025-02-01",
-         "basis_org": "德州市德城区人民法院", "obligation": "支付货款",
-         "performance": "全部未履行", "behaviour": "有履行能力而拒不履行",
-         "publish_date": "2025-06-01"},
-        {"case_no": "(2025)鲁1402执2222号", "name": "王某某", "id_code": PERSON_ID,
-         "legal_rep": None, "court": "德州市德城区人民法院", "province": "山东",
-         "basis_no": "(2024)鲁1402民初99号", "filing_date": "2025-02-01",
-         "basis_org": "德州市德城区人民法院", "obligation": "支付借款",
-         "performance": "全部未履行", "behaviour": "违反限制消费令",
-         "publish_date": "2025-06-01"},
-    ])
-    write_feed(raw_dir, "complaint__12315", ds, [
-        {"complaint_id": "TS20260001", "received_date": "2026-10-01", "shop_name": names["E07"],
-         "uscc": u["E07"], "address": ent["E07"]["address"], "division_code": "371402",
-         "category": "商品质量", "content": "购买的商品有质量问题",
-         "complainant_phone": "13900000000", "handling_result": "调解成功"},
-        {"complaint_id": "TS20260002", "received_date": "2026-10-05", "shop_name": "老李烧烤",
-         "uscc": None, "address": "德州市德城区某夜市", "division_code": "371402",
-         "category": "食品安全", "content": "食物不洁", "complainant_phone": "13900000001",
-         "handling_result": "已转办"},
-        {"complaint_id": "TS20260003", "received_date": "2026-09-05", "shop_name": names["E12"],
-         "uscc": u["E12"], "address": ent["E12"]["address"], "division_code": "371402",
-         "category": "食品安全", "content": "食物不洁", "complainant_phone": "13900000002",
-         "handling_result": "调解成功"},
-    ])
+    write_feed(
+        raw_dir,
+        "abnormal_list__amr",
+        prev_ds,
+        [
+            listing("E10", "未按规定报送年度报告", "2026-07-01"),
+            listing("E20", "通过登记的住所无法联系", "2026-01-01"),
+        ],
+    )
+    write_feed(
+        raw_dir,
+        "abnormal_list__amr",
+        ds,
+        [
+            listing("E10", "未按规定报送年度报告", "2026-07-01"),
+            listing("E11", "未按规定报送年度报告", "2024-07-01", removed="2025-03-01"),
+        ],
+    )
+    write_feed(
+        raw_dir,
+        "serious_dishonest__amr",
+        ds,
+        [
+            listing("E08", "被列入经营异常名录届满3年仍未履行相关义务", "2025-08-01"),
+            listing("E09", "提交虚假材料取得登记", "2023-01-10", removed="2025-05-01"),
+        ],
+    )
+    write_feed(
+        raw_dir,
+        "court_dishonest__court",
+        ds,
+        [
+            {
+                "case_no": "(2025)鲁1402执1234号",
+                "name": names["E04"],
+                "id_code": u["E04"][8:17],
+                "legal_rep": "某某",
+                "court": "德州市德城区人民法院",
+                "province": "山东",
+                "basis_no": "(2024)鲁1402民初88号",
+                "filing_date": "2025-02-01",
+                "basis_org": "德州市德城区人民法院",
+                "obligation": "支付货款",
+                "performance": "全部未履行",
+                "behaviour": "有履行能力而拒不履行",
+                "publish_date": "2025-06-01",
+            },
+            {
+                "case_no": "(2025)鲁1402执2222号",
+                "name": "王某某",
+                "id_code": PERSON_ID,
+                "legal_rep": None,
+                "court": "德州市德城区人民法院",
+                "province": "山东",
+                "basis_no": "(2024)鲁1402民初99号",
+                "filing_date": "2025-02-01",
+                "basis_org": "德州市德城区人民法院",
+                "obligation": "支付借款",
+                "performance": "全部未履行",
+                "behaviour": "违反限制消费令",
+                "publish_date": "2025-06-01",
+            },
+        ],
+    )
+    write_feed(
+        raw_dir,
+        "complaint__12315",
+        ds,
+        [
+            {
+                "complaint_id": "TS20260001",
+                "received_date": "2026-10-01",
+                "shop_name": names["E07"],
+                "uscc": u["E07"],
+                "address": ent["E07"]["address"],
+                "division_code": "371402",
+                "category": "商品质量",
+                "content": "购买的商品有质量问题",
+                "complainant_phone": "13900000000",
+                "handling_result": "调解成功",
+            },
+            {
+                "complaint_id": "TS20260002",
+                "received_date": "2026-10-05",
+                "shop_name": "老李烧烤",
+                "uscc": None,
+                "address": "德州市德城区某夜市",
+                "division_code": "371402",
+                "category": "食品安全",
+                "content": "食物不洁",
+                "complainant_phone": "13900000001",
+                "handling_result": "已转办",
+            },
+            {
+                "complaint_id": "TS20260003",
+                "received_date": "2026-09-05",
+                "shop_name": names["E12"],
+                "uscc": u["E12"],
+                "address": ent["E12"]["address"],
+                "division_code": "371402",
+                "category": "食品安全",
+                "content": "食物不洁",
+                "complainant_phone": "13900000002",
+                "handling_result": "调解成功",
+            },
+        ],
+    )
     # every entity filed 2023-2025 except E16 (2023 filed, 2024 explicitly not filed, 2025 none)
     reports: list[dict[str, str | None]] = [
-        {"uscc": u[label], "name": names[label], "report_year": str(year), "filed": "是",
-         "filed_date": f"{year + 1}-04-01"}
-        for label in ent if label != "E16" for year in (2023, 2024, 2025)
+        {
+            "uscc": u[label],
+            "name": names[label],
+            "report_year": str(year),
+            "filed": "是",
+            "filed_date": f"{year + 1}-04-01",
+        }
+        for label in ent
+        if label != "E16"
+        for year in (2023, 2024, 2025)
     ]
     reports += [
-        {"uscc": u["E16"], "name": names["E16"], "report_year": "2023", "filed": "是",
-         "filed_date": "2024-05-01"},
+        {
+            "uscc": u["E16"],
+            "name": names["E16"],
+            "report_year": "2023",
+            "filed": "是",
+            "filed_date": "2024-05-01",
+        },
         {"uscc": u["E16"], "name": names["E16"], "report_year": "2024", "filed": "否"},
     ]
     write_feed(raw_dir, "annual_report__amr", ds, reports)
@@ -349,7 +669,16 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
 
 def write_extra_penalty(raw_dir: Path, ds: str, uscc: str, name: str, decision_no: str) -> Path:
     """A later incremental penalty delivery with one new penalty for an entity."""
-    row = {"cf_wsh": decision_no, "cf_xdr_mc": name, "cf_xdr_lb": "法人及非法人组织",
-           "cf_xdr_shxym": uscc, "cf_cflb": "罚款", "cf_nr": "罚款5万元", "cf_nr_fk": "5",
-           "cf_jdrq": ds, "cf_cfjg": "德州市市场监督管理局", "cf_sjly": "德州市市场监督管理局"}
+    row = {
+        "cf_wsh": decision_no,
+        "cf_xdr_mc": name,
+        "cf_xdr_lb": "法人及非法人组织",
+        "cf_xdr_shxym": uscc,
+        "cf_cflb": "罚款",
+        "cf_nr": "罚款5万元",
+        "cf_nr_fk": "5",
+        "cf_jdrq": ds,
+        "cf_cfjg": "德州市市场监督管理局",
+        "cf_sjly": "德州市市场监督管理局",
+    }
     return write_feed(Path(raw_dir), "penalty__amr", ds, [row])

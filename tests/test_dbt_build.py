@@ -1,0 +1,286 @@
+"""Real ``dbt build`` of dbt_project/ on the hand-made raw zone of tests/raw_fixtures.py.
+
+Two builds on one persistent DuckDB file (as the pipeline does): the first at the fixture's
+load date, the second a week later with one more penalty for entity E01. Assertions read the
+DuckDB file the builds wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from panorama.settings import PROJECT_ROOT
+from raw_fixtures import LEGAL_REP_ID, write_extra_penalty, write_raw_fixture
+
+pytestmark = pytest.mark.slow
+
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+GRADE_RANK = {"A": 1, "B": 2, "C": 3, "D": 4}
+
+
+def _dbt_build(
+    tmp: Path, db: Path, raw: Path, as_of: str, run_id: str
+) -> subprocess.CompletedProcess:
+    dbt = Path(sys.executable).parent / "dbt"
+    cmd = [
+        str(dbt),
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        # one target dir for both builds: the second one reuses dbt's partial-parse state
+        "--target-path",
+        str(tmp / "dbt_target"),
+        "--log-path",
+        str(tmp / "dbt_logs"),
+        "--vars",
+        json.dumps({"as_of_date": as_of, "run_id": run_id}),
+    ]
+    env = {
+        **os.environ,
+        "PANORAMA_RAW_DIR": str(raw),
+        "PANORAMA_DBT_DUCKDB_PATH": str(db),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    return proc
+
+
+def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("dbt_build")
+    raw = tmp / "raw"
+    db = tmp / "candidate.duckdb"
+    fx = write_raw_fixture(raw)
+    _dbt_build(tmp, db, raw, fx["ds"], "run1")
+    first = tmp / "after_first.duckdb"
+    first.write_bytes(db.read_bytes())
+
+    ds2 = (date.fromisoformat(fx["ds"]) + timedelta(days=7)).isoformat()
+    write_extra_penalty(raw, ds2, fx["uscc"]["E01"], fx["names"]["E01"], "德市监罚〔2026〕99号")
+    _dbt_build(tmp, db, raw, ds2, "run2")
+    return {**fx, "db1": first, "db2": db, "ds2": ds2}
+
+
+def test_every_layer_is_built(built: dict) -> None:
+    tables = {
+        f"{s}.{t}"
+        for s, t in _rows(
+            built["db1"], "select table_schema, table_name from information_schema.tables"
+        )
+    }
+    for name in (
+        "staging.stg_raw__penalty",
+        "intermediate.int_resolution__records",
+        "intermediate.int_resolution__candidates_unmatched",
+        "panorama.dim_entity",
+        "panorama.fct_entity_event",
+        "panorama.rpt_unresolved_records",
+        "panorama.fct_entity_relationship",
+        "risk.fct_risk_grade",
+        "risk.fct_risk_grade_history",
+        "risk.rpt_grade_distribution",
+        "public_record.pub_entity",
+        "public_record.pub_penalty",
+        "public_record.pub_abnormal_list",
+        "public_record.pub_serious_dishonest",
+    ):
+        assert name in tables
+    (n_entities,) = _rows(built["db1"], "select count(*) from panorama.dim_entity")[0]
+    assert n_entities == 20
+
+
+def test_resolution_methods(built: dict) -> None:
+    for (kind, label), method in built["expected_methods"].items():
+        rows = _rows(
+            built["db1"],
+            "select distinct resolution_method from panorama.fct_entity_event "
+            "where event_type = ? and entity_id = ?",
+            [kind, built["uscc"][label]],
+        )
+        assert rows == [(method,)], (kind, label, rows)
+
+
+def test_unresolved_records_with_reasons_and_nothing_dropped(built: dict) -> None:
+    db = built["db1"]
+    reasons = dict(
+        _rows(
+            db, "select unresolved_reason, count(*) from panorama.rpt_unresolved_records group by 1"
+        )
+    )
+    assert reasons == built["expected_unresolved"]
+    staged = _rows(
+        db,
+        """
+        select sum(n) from (
+            select count(*) as n from staging.stg_raw__registration union all
+            select count(*) from staging.stg_raw__registration_change union all
+            select count(*) from staging.stg_raw__penalty union all
+            select count(*) from staging.stg_raw__licence union all
+            select count(*) from staging.stg_raw__spot_check union all
+            select count(*) from staging.stg_raw__abnormal_list union all
+            select count(*) from staging.stg_raw__serious_dishonest union all
+            select count(*) from staging.stg_raw__court_dishonest union all
+            select count(*) from staging.stg_raw__complaint union all
+            select count(*) from staging.stg_raw__annual_report)""",
+    )[0][0]
+    linked = _rows(db, "select count(distinct record_id) from panorama.fct_entity_event")[0][0]
+    unresolved = _rows(db, "select count(*) from panorama.rpt_unresolved_records")[0][0]
+    assert linked + unresolved == staged
+    # the natural person's ID-card number is masked, never stored whole
+    masked = _rows(
+        db,
+        "select id_code_masked from panorama.rpt_unresolved_records "
+        "where unresolved_reason = 'natural_person'",
+    )
+    assert masked and built["person_id"] not in masked[0][0] and "*" in masked[0][0]
+    # the matcher hand-off lists the unresolved records that may be entities
+    candidates = {
+        r[0]
+        for r in _rows(
+            db, "select unresolved_reason from intermediate.int_resolution__candidates_unmatched"
+        )
+    }
+    assert candidates == {"no_identifier", "uscc_invalid_name_mismatch", "uscc_not_registered"}
+
+
+def test_duplicates_collapse_and_full_feeds_use_latest_load(built: dict) -> None:
+    db, u = built["db1"], built["uscc"]
+    penalties = _rows(
+        db,
+        "select amount, feed from panorama.fct_entity_event "
+        "where event_type = 'penalty' and entity_id = ?",
+        [u["E01"]],
+    )
+    assert len(penalties) == 1 and float(penalties[0][0]) == 2.0
+    abnormal = dict(
+        _rows(
+            db,
+            "select entity_id, abnormal_list_now from panorama.dim_entity "
+            "where entity_id in (?, ?, ?)",
+            [u["E10"], u["E11"], u["E20"]],
+        )
+    )
+    assert abnormal == {u["E10"]: True, u["E11"]: False, u["E20"]: False}
+    licences = _rows(
+        db,
+        "select expired_licence_count, valid_licence_count from panorama.dim_entity "
+        "where entity_id = ?",
+        [u["E14"]],
+    )
+    assert licences == [(1, 0)]
+    missed = _rows(
+        db,
+        "select annual_report_years_missed from panorama.dim_entity where entity_id = ?",
+        [u["E16"]],
+    )
+    assert missed == [(2,)]
+
+
+def test_overrides_and_grades(built: dict) -> None:
+    db, u = built["db1"], built["uscc"]
+    grades = {
+        r[0]: r[1:]
+        for r in _rows(
+            db, "select entity_id, grade, overrides_fired, reasons from risk.fct_risk_grade"
+        )
+    }
+    assert len(grades) == 20
+    for label, grade in built["expected_grade"].items():
+        assert grades[u[label]][0] == grade, label
+    assert grades[u["E08"]][1] == "serious_dishonest_now"
+    assert grades[u["E04"]][1] == "court_debtor_now"
+    for label, minimum in built["expected_min_grade"].items():
+        assert GRADE_RANK[grades[u[label]][0]] >= GRADE_RANK[minimum], label
+    assert grades[u["E10"]][1] == "abnormal_list_now"
+    assert grades[u["E13"]][1] == "highly_sensitive_industry"
+    # a listing that ended fires no override
+    assert grades[u["E09"]][1] is None
+    assert "现列入严重违法失信名单" in grades[u["E08"]][2]
+    # E19 shares E08's legal representative: related to a dishonest entity
+    related = _rows(
+        db,
+        "select related_bad_entities from intermediate.int_risk__indicators where entity_id = ?",
+        [u["E19"]],
+    )
+    assert related == [(1,)]
+    shares = _rows(
+        db, "select sum(entity_share) from risk.rpt_grade_distribution where breakdown = 'total'"
+    )
+    assert abs(shares[0][0] - 1.0) < 1e-6
+
+
+def test_public_record_has_no_grade_score_or_personal_data(built: dict) -> None:
+    db = built["db1"]
+    columns = _rows(
+        db,
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = 'public_record'",
+    )
+    assert {t for t, _, _ in columns} == {
+        "pub_entity",
+        "pub_penalty",
+        "pub_abnormal_list",
+        "pub_serious_dishonest",
+    }
+    for table, column, _ in columns:
+        for word in ("grade", "score", "risk", "id_no", "phone", "legal_rep", "override"):
+            assert word not in column.lower(), (table, column)
+    phones = {r[0] for r in _rows(db, "select phone from intermediate.int_resolution__registry")}
+    secrets = phones | {LEGAL_REP_ID, built["person_id"]}
+    for table, column, dtype in columns:
+        if dtype != "VARCHAR":
+            continue
+        values = {r[0] for r in _rows(db, f'select distinct "{column}" from public_record.{table}')}
+        assert not values & secrets, (table, column)
+
+
+def test_second_build_keeps_grade_history(built: dict) -> None:
+    u, ds, ds2 = built["uscc"], built["ds"], built["ds2"]
+    db = built["db2"]
+    history = _rows(
+        db,
+        "select score, valid_from, valid_to, is_current from risk.fct_risk_grade_history "
+        "where entity_id = ? order by valid_from",
+        [u["E01"]],
+    )
+    assert len(history) == 2
+    (old_score, from1, to1, cur1), (new_score, from2, to2, cur2) = history
+    assert (str(from1), str(to1), cur1) == (ds, ds2, False)
+    assert (str(from2), to2, cur2) == (ds2, None, True)
+    assert new_score > old_score
+    # grade as of a date: one query
+    as_of_first = _rows(
+        db,
+        "select score from risk.fct_risk_grade_history where entity_id = ? "
+        "and valid_from <= ?::date and (valid_to is null or valid_to > ?::date)",
+        [u["E01"], ds, ds],
+    )
+    assert as_of_first == [(old_score,)]
+    # entities whose facts did not change keep one open period
+    unchanged = _rows(
+        db, "select count(*) from risk.fct_risk_grade_history where entity_id = ?", [u["E15"]]
+    )
+    assert unchanged == [(1,)]
+    events = _rows(
+        db,
+        "select count(*) from panorama.fct_entity_event "
+        "where event_type = 'penalty' and entity_id = ?",
+        [u["E01"]],
+    )
+    assert events == [(2,)]
