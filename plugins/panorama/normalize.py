@@ -53,7 +53,11 @@ class Normalized:
 
 
 def _empty_to_null(arr: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(arr, ""), _NULL, arr)
+    return pc.if_else(pc.greater(pc.binary_length(arr), 0), arr, _NULL)
+
+
+def _blank(arr: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.equal(pc.binary_length(arr), 0), True)
 
 
 def _fold(arr: pa.Array, pattern: str, table: dict[int, int]) -> pa.Array:
@@ -117,7 +121,39 @@ def _iso_candidate(arr: pa.Array, fmt: str) -> pa.Array:
     return pc.binary_join_element_wise(y, m, d, "-")
 
 
+def _on_rest(
+    arr: pa.Array, done: pa.Array, fast: pa.Array, slow_fn
+) -> tuple[pa.Array, pa.Array | None]:
+    """``fast`` where ``done``; elsewhere ``slow_fn`` applied to just those values.
+
+    ``slow_fn`` returns (values, bad) for its subset; the result is scattered back."""
+    done = pc.fill_null(done, False)
+    rest = pc.invert(done)
+    if not pc.any(rest).as_py():
+        return fast, None
+    values, bad = slow_fn(pc.filter(arr, rest))
+    out = pc.replace_with_mask(pc.if_else(done, fast, _NULL), rest, values)
+    full_bad = pc.replace_with_mask(pa.array([False] * len(arr), pa.bool_()), rest, bad)
+    return out, full_bad
+
+
 def normalize_dates(arr: pa.Array, date_formats: list[str] | tuple[str, ...]) -> Normalized:
+    """Values already in strict ISO form skip the format search."""
+    iso = pc.match_substring_regex(arr, r"^\d{4}-\d{2}-\d{2}$")
+    parsed = pc.strptime(
+        pc.if_else(iso, arr, _NULL), format="%Y-%m-%d", unit="s", error_is_null=True
+    )
+    ok = pc.and_(iso, pc.equal(pc.cast(pc.cast(parsed, pa.date32()), pa.string()), arr))
+    year = pc.year(parsed)
+    ok = pc.and_(ok, pc.and_(pc.greater_equal(year, YEAR_MIN), pc.less_equal(year, YEAR_MAX)))
+    done = pc.or_(pc.fill_null(ok, False), _blank(arr))
+    values, bad = _on_rest(
+        arr, done, pc.if_else(ok, arr, _NULL), lambda a: _dates_slow(a, date_formats)
+    )
+    return Normalized(values, bad)
+
+
+def _dates_slow(arr: pa.Array, date_formats) -> tuple[pa.Array, pa.Array]:
     src = _empty_to_null(pc.utf8_trim_whitespace(fold_width(arr)))
     src = pc.replace_substring_regex(src, _TIME_SUFFIX, "")
     formats = ["%Y-%m-%d", *[f for f in date_formats if f != "excel_serial"]]
@@ -127,8 +163,9 @@ def normalize_dates(arr: pa.Array, date_formats: list[str] | tuple[str, ...]) ->
         cand = c if cand is None else pc.coalesce(cand, c)
     parsed = pc.strptime(cand, format="%Y-%m-%d", unit="s", error_is_null=True)
     year = pc.year(parsed)
+    # strptime rolls 2024-02-30 over to 2024-03-01: keep only dates that format back unchanged.
     valid = pc.and_(
-        pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), cand),
+        pc.equal(pc.cast(pc.cast(parsed, pa.date32()), pa.string()), cand),
         pc.and_(pc.greater_equal(year, YEAR_MIN), pc.less_equal(year, YEAR_MAX)),
     )
     out = pc.if_else(pc.fill_null(valid, False), cand, _NULL)
@@ -145,14 +182,27 @@ def normalize_dates(arr: pa.Array, date_formats: list[str] | tuple[str, ...]) ->
             use = pc.fill_null(pc.and_(serial_mask, plausible), False)
             out = pc.if_else(pc.and_(use, pc.is_null(out)), as_date, out)
     bad = pc.and_(pc.is_valid(src), pc.is_null(out))
-    return Normalized(out, bad)
+    return out, bad
 
 
 _AMOUNT = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?P<unit>万元|万|元)?$"
 
 
 def normalize_amounts(arr: pa.Array, unit: str = "万元") -> Normalized:
-    """Amounts as decimal text in 万元 (exact: the decimal point is moved, never rounded)."""
+    """Amounts as decimal text in 万元 (exact: the decimal point is moved, never rounded).
+
+    Values already canonical (plain decimals in 万元 without spare zeros) skip the work."""
+    if unit == "万元":
+        canonical = pc.match_substring_regex(arr, r"^(0|[1-9]\d*)(\.\d*[1-9])?$")
+        done = pc.or_(pc.fill_null(canonical, False), _blank(arr))
+        fast = pc.if_else(canonical, arr, _NULL)
+        values, bad = _on_rest(arr, done, fast, lambda a: _amounts_slow(a, unit))
+        return Normalized(values, bad)
+    values, bad = _amounts_slow(arr, unit)
+    return Normalized(values, bad)
+
+
+def _amounts_slow(arr: pa.Array, unit: str) -> tuple[pa.Array, pa.Array]:
     src = _empty_to_null(pc.utf8_trim_whitespace(fold_width(arr)))
     cleaned = pc.replace_substring_regex(src, r"[,\s，¥￥]|人民币", "")
     parts = pc.extract_regex(cleaned, _AMOUNT)
@@ -177,7 +227,7 @@ def normalize_amounts(arr: pa.Array, unit: str = "万元") -> Normalized:
     out = pc.binary_join_element_wise(sign, number, "")
     out = pc.if_else(pc.fill_null(has_digits, False), out, _NULL)
     bad = pc.and_(pc.is_valid(src), pc.is_null(out))
-    return Normalized(out, bad)
+    return out, bad
 
 
 def normalize_ints(arr: pa.Array) -> Normalized:
