@@ -11,6 +11,7 @@ previous quarantine atomically, together with the raw partition.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -70,6 +71,4 @@ class QuarantineWriter:
         return self.final
 
     def abort(self) -> None:
-        import shutil
-
         shutil.rmtree(self.staged, ignore_errors=True)
