@@ -88,10 +88,10 @@ def test_every_layer_is_built(built: dict) -> None:
         "staging.stg_raw__penalty",
         "intermediate.int_resolution__records",
         "intermediate.int_resolution__candidates_unmatched",
-        "panorama.dim_entity",
-        "panorama.fct_entity_event",
-        "panorama.rpt_unresolved_records",
-        "panorama.fct_entity_relationship",
+        "entity.dim_entity",
+        "entity.fct_entity_event",
+        "entity.rpt_unresolved_records",
+        "entity.fct_entity_relationship",
         "risk.fct_risk_grade",
         "risk.fct_risk_grade_history",
         "risk.rpt_grade_distribution",
@@ -101,7 +101,7 @@ def test_every_layer_is_built(built: dict) -> None:
         "public_record.pub_serious_dishonest",
     ):
         assert name in tables
-    (n_entities,) = _rows(built["db1"], "select count(*) from panorama.dim_entity")[0]
+    (n_entities,) = _rows(built["db1"], "select count(*) from entity.dim_entity")[0]
     assert n_entities == 20
 
 
@@ -109,7 +109,7 @@ def test_resolution_methods(built: dict) -> None:
     for (kind, label), method in built["expected_methods"].items():
         rows = _rows(
             built["db1"],
-            "select distinct resolution_method from panorama.fct_entity_event "
+            "select distinct resolution_method from entity.fct_entity_event "
             "where event_type = ? and entity_id = ?",
             [kind, built["uscc"][label]],
         )
@@ -120,7 +120,7 @@ def test_unresolved_records_with_reasons_and_nothing_dropped(built: dict) -> Non
     db = built["db1"]
     reasons = dict(
         _rows(
-            db, "select unresolved_reason, count(*) from panorama.rpt_unresolved_records group by 1"
+            db, "select unresolved_reason, count(*) from entity.rpt_unresolved_records group by 1"
         )
     )
     assert reasons == built["expected_unresolved"]
@@ -139,13 +139,13 @@ def test_unresolved_records_with_reasons_and_nothing_dropped(built: dict) -> Non
             select count(*) from staging.stg_raw__complaint union all
             select count(*) from staging.stg_raw__annual_report)""",
     )[0][0]
-    linked = _rows(db, "select count(distinct record_id) from panorama.fct_entity_event")[0][0]
-    unresolved = _rows(db, "select count(*) from panorama.rpt_unresolved_records")[0][0]
+    linked = _rows(db, "select count(distinct record_id) from entity.fct_entity_event")[0][0]
+    unresolved = _rows(db, "select count(*) from entity.rpt_unresolved_records")[0][0]
     assert linked + unresolved == staged
     # the natural person's ID-card number is masked, never stored whole
     masked = _rows(
         db,
-        "select id_code_masked from panorama.rpt_unresolved_records "
+        "select id_code_masked from entity.rpt_unresolved_records "
         "where unresolved_reason = 'natural_person'",
     )
     assert masked and built["person_id"] not in masked[0][0] and "*" in masked[0][0]
@@ -163,7 +163,7 @@ def test_duplicates_collapse_and_full_feeds_use_latest_load(built: dict) -> None
     db, u = built["db1"], built["uscc"]
     penalties = _rows(
         db,
-        "select amount, feed from panorama.fct_entity_event "
+        "select amount, feed from entity.fct_entity_event "
         "where event_type = 'penalty' and entity_id = ?",
         [u["E01"]],
     )
@@ -171,7 +171,7 @@ def test_duplicates_collapse_and_full_feeds_use_latest_load(built: dict) -> None
     abnormal = dict(
         _rows(
             db,
-            "select entity_id, abnormal_list_now from panorama.dim_entity "
+            "select entity_id, abnormal_list_now from entity.dim_entity "
             "where entity_id in (?, ?, ?)",
             [u["E10"], u["E11"], u["E20"]],
         )
@@ -179,14 +179,14 @@ def test_duplicates_collapse_and_full_feeds_use_latest_load(built: dict) -> None
     assert abnormal == {u["E10"]: True, u["E11"]: False, u["E20"]: False}
     licences = _rows(
         db,
-        "select expired_licence_count, valid_licence_count from panorama.dim_entity "
+        "select expired_licence_count, valid_licence_count from entity.dim_entity "
         "where entity_id = ?",
         [u["E14"]],
     )
     assert licences == [(1, 0)]
     missed = _rows(
         db,
-        "select annual_report_years_missed from panorama.dim_entity where entity_id = ?",
+        "select annual_report_years_missed from entity.dim_entity where entity_id = ?",
         [u["E16"]],
     )
     assert missed == [(2,)]
@@ -279,7 +279,7 @@ def test_second_build_keeps_grade_history(built: dict) -> None:
     assert unchanged == [(1,)]
     events = _rows(
         db,
-        "select count(*) from panorama.fct_entity_event "
+        "select count(*) from entity.fct_entity_event "
         "where event_type = 'penalty' and entity_id = ?",
         [u["E01"]],
     )

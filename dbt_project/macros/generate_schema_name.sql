@@ -1,4 +1,4 @@
-{#- Layers live in plainly named schemas (staging, intermediate, panorama, risk, ...), not in
+{#- Layers live in plainly named schemas (staging, intermediate, entity, risk, ...), not in
     "<target schema>_<layer>": readers and the publish step address them by these names. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}
