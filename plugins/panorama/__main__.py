@@ -1,3 +1,4 @@
-from panorama.cli import main
+if __name__ == "__main__":
+    from panorama.cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())
