@@ -1,8 +1,10 @@
 """File deliveries in the landing dir: CSV, Excel (xlsx/xls), JSON documents and JSON lines.
 
-CSV and JSON lines are streamed with pyarrow (GBK/GB18030 transcoded on the fly), so memory
-stays flat in the file size. Excel goes through python-calamine; a JSON document is parsed
-whole (deliver JSON lines for big files).
+CSV and JSON lines are streamed with pyarrow, so memory stays flat in the file size. GBK and
+GB18030 are decoded to UTF-8 here, in chunks cut after a newline (a byte that never occurs
+inside a multi-byte character), so a wrong encoding is reported with its exact byte offset.
+Excel goes through python-calamine; a JSON document is parsed whole (deliver JSON lines for
+big files).
 """
 
 from __future__ import annotations
@@ -57,12 +59,78 @@ def file_sources(feed: FeedSpec, settings: Settings) -> Iterator[Source]:
             yield JsonSource(name, path=path, fmt=fmt)
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, probe: bytes | None = None) -> tuple[str, bool]:
+    """The file's SHA-256 and whether ``probe`` (e.g. the quote byte) occurs in it."""
     h = hashlib.sha256()
+    found = False
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):
             h.update(chunk)
-    return h.hexdigest()
+            if probe and not found:
+                found = probe in chunk
+    return h.hexdigest(), found
+
+
+class Utf8Stream(io.RawIOBase):
+    """A file in an ASCII-compatible encoding (GBK, GB18030, ...) read as UTF-8 bytes.
+
+    Decoded in chunks that end after a newline, so no character is split and the first
+    undecodable byte is located exactly (``UnicodeDecodeError.start`` is a file offset)."""
+
+    def __init__(self, path: Path, encoding: str, chunk_bytes: int = 4 << 20) -> None:
+        super().__init__()
+        self._f = path.open("rb")
+        self._encoding = encoding
+        self._chunk = chunk_bytes
+        self._carry = b""
+        self._offset = 0  # file offset of the first byte of ``_carry``
+        self._out = b""
+        self._pos = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while self._pos >= len(self._out) and not self._eof:
+            raw = self._f.read(self._chunk)
+            if not raw:
+                self._eof = True
+                data, self._carry = self._carry, b""
+            else:
+                data = self._carry + raw if self._carry else raw
+                cut = data.rfind(b"\n") + 1
+                data, self._carry = data[:cut], data[cut:]
+            try:
+                text = data.decode(self._encoding)
+            except UnicodeDecodeError as exc:
+                raise UnicodeDecodeError(
+                    exc.encoding,
+                    exc.object,
+                    self._offset + exc.start,
+                    self._offset + exc.end,
+                    exc.reason,
+                ) from None
+            self._offset += len(data)
+            self._out, self._pos = text.encode("utf-8"), 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = 1 << 62
+        parts = []
+        while size > 0:
+            self._fill()
+            out = self._out[self._pos : self._pos + size]
+            if not out:
+                break
+            self._pos += len(out)
+            size -= len(out)
+            parts.append(out)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
 
 
 def detect_encoding(head: bytes) -> str:
@@ -106,9 +174,11 @@ class _FileSource(Source):
         self.fmt = fmt
         self.keyed_records = fmt.type in ("json", "jsonl")
 
+    _has_quote = True
+
     def _check_not_empty(self) -> bytes:
         self.size_bytes = self.path.stat().st_size
-        self.sha256 = file_sha256(self.path)
+        self.sha256, self._has_quote = file_sha256(self.path, self.fmt.quotechar.encode())
         with self.path.open("rb") as f:
             head = f.read(SNIFF_BYTES)
         if not head.strip():
@@ -123,6 +193,8 @@ class _FileSource(Source):
         if codecs.lookup(encoding).name == "utf-8":
             at, suggestion = _first_bad_utf8(self.path)
             return SourceUnreadable(f"not valid utf-8 at byte {at}; try encoding {suggestion}")
+        if isinstance(exc, UnicodeDecodeError):
+            return SourceUnreadable(f"not valid {encoding} at byte {exc.start} ({exc.reason})")
         return SourceUnreadable(f"not valid {encoding}: {exc}")
 
 
@@ -172,10 +244,16 @@ class CsvSource(_FileSource):
             bad_row.append((row.number, row.actual_columns))
             return "error"
 
-        arrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
+        codec = codecs.lookup(encoding).name
+        if codec == "utf-8":
+            stream, arrow_encoding = str(self.path), "utf8"
+        elif codec in ("gbk", "gb18030"):
+            stream, arrow_encoding = Utf8Stream(self.path, encoding), "utf8"
+        else:
+            stream, arrow_encoding = str(self.path), encoding
         try:
             reader = pa_csv.open_csv(
-                str(self.path),
+                stream,
                 read_options=pa_csv.ReadOptions(
                     use_threads=False,
                     block_size=CSV_BLOCK_BYTES,
@@ -186,7 +264,8 @@ class CsvSource(_FileSource):
                 parse_options=pa_csv.ParseOptions(
                     delimiter=self.fmt.delimiter,
                     quote_char=self.fmt.quotechar,
-                    newlines_in_values=True,
+                    # Without a quote character no value can hold a line break.
+                    newlines_in_values=self._has_quote,
                     invalid_row_handler=on_invalid,
                 ),
                 convert_options=pa_csv.ConvertOptions(
@@ -214,6 +293,9 @@ class CsvSource(_FileSource):
                     "(unterminated quote, stray delimiter or truncated file)"
                 ) from exc
             raise SourceUnreadable(f"malformed CSV: {msg.splitlines()[0][:200]}") from exc
+        finally:
+            if not isinstance(stream, str):
+                stream.close()
 
 
 def _cell_columns(rows: list[list], width: int) -> list[list[str | None]]:
