@@ -260,7 +260,7 @@ def test_corrupted_candidate_fails(corrupted) -> None:
 
 def test_duplicate_key(corrupted) -> None:
     res, ids, _ = corrupted
-    f = _find(res, "panorama.dim_entity", "expect_column_values_to_be_unique", "entity_id")
+    f = _find(res, "panorama.dim_entity", "expect_column_values_to_be_between", "entity_id")
     assert f["message"] == "2 rows share a duplicated entity_id"
     assert f["examples"] == [ids[3]]
 
@@ -395,3 +395,39 @@ def test_missing_table_is_a_failure(tmp_path: Path) -> None:
     f = _find(res, "panorama.dim_entity", "expect_column_values_to_match_regex", "division_code")
     assert f["message"] == "column division_code is missing from panorama.dim_entity"
     assert len(res.failures) == 2
+
+
+def test_pii_sql_scan_agrees_with_python_and_spares_usccs() -> None:
+    import random
+
+    from panorama import pii
+
+    rnd = random.Random(20240630)
+    ids = []
+    for _ in range(2000):
+        birth = date(1940, 1, 1) + timedelta(days=rnd.randint(0, 30000))
+        body = f"{rnd.randint(110000, 659999)}{birth:%Y%m%d}{rnd.randint(0, 999):03d}"
+        ids.append(body + rnd.choice("0123456789X"))
+    usccs = [_uscc(i) for i in range(0, 4000, 7)]
+    texts = ids + usccs + [f"电话 {PHONE}", "139-1234-5678", "8613912345678", "金额 13912345678901"]
+    con = duckdb.connect()
+    try:
+        con.execute("create table t (v varchar)")
+        con.executemany("insert into t values (?)", [[v] for v in texts])
+        rows = con.execute(
+            f"select v, {pii.sql_has_id_card_number('v')}, {pii.sql_has_mobile_number('v')}, "
+            f"{pii.sql_mask('v')} from t"
+        ).fetchall()
+    finally:
+        con.close()
+    flagged = 0
+    for value, has_id, has_phone, masked in rows:
+        assert has_id == pii.is_id_card_number(value), value
+        assert has_id == bool(pii.find_id_card_numbers(value)), value
+        assert has_phone == bool(pii.find_mobile_numbers(value)), value
+        assert masked == pii.mask_personal_data(value), value
+        flagged += has_id
+        if value in usccs:
+            assert (has_id, has_phone, masked) == (False, False, value)
+    assert 100 < flagged < 400  # about 1 in 11 random check characters is right
+    assert [r[2] for r in rows[-4:]] == [True, True, True, False]

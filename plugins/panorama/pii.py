@@ -78,8 +78,8 @@ def mask_personal_data(value: object) -> object:
 _SQL_ID_CARD = rf"(^|[^0-9]){ID_CARD_SHAPE}($|[^0-9])"
 _SQL_MOBILE = rf"(^|[^0-9]){MOBILE_SHAPE}($|[^0-9])"
 _SQL_DIGIT_RUNS = r"[0-9]+[Xx]?"
-# Both shapes contain this; values without it skip the costlier expressions.
-_SQL_GUARD = r"[0-9]{3}[- ]?[0-9]{4}[- ]?[0-9]{4}"
+# Either shape, with its boundaries: values without a match skip the replacements.
+_SQL_GUARD = rf"(^|[^0-9])({ID_CARD_SHAPE}|{MOBILE_SHAPE})($|[^0-9])"
 
 
 def _sql_str(text: str) -> str:
