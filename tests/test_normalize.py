@@ -140,3 +140,45 @@ def test_ints() -> None:
 def test_reason_never_echoes_personal_data() -> None:
     assert "370102199001011234" not in reason("code", "370102199001011234", pii=True)
     assert "'2024-13-45'" in reason("date", "2024-13-45")
+
+
+def test_date_fast_path_agrees_with_the_slow_path() -> None:
+    from panorama.normalize import _dates_fast, _dates_slow
+
+    rng = random.Random(11)
+    pieces = ["2024", "1899", "2101", "2000", "1900", "02", "2", "29", "30", "31", "13", "00", "12"]
+    seps = ["-", "/", "年", "月", "日", ".", "", " ", "x"]
+    values = [
+        "".join(rng.choice(pieces) + rng.choice(seps) for _ in range(rng.randint(1, 3)))
+        for _ in range(4000)
+    ] + ["", None, "2024-02-29", "2023-02-29", "2024年02月29日", "2024/12/31", "20240305"]
+    for formats in (FORMATS, ["%Y%m%d"], ["%d.%m.%Y", "%m.%d.%Y"], ["%Y/%m/%d", "%Y-%d-%m"]):
+        arr = pa.array(values, pa.string())
+        got = normalize(arr, "date", date_formats=formats)
+        want_values, want_bad = _dates_slow(arr, formats)
+        assert got.values.to_pylist() == want_values.to_pylist(), formats
+        got_bad = got.bad.to_pylist() if got.bad is not None else [False] * len(values)
+        assert got_bad == want_bad.to_pylist(), formats
+    # The common shapes are parsed by the fast path itself.
+    _, done = _dates_fast(
+        pa.array(["2024-02-29", "2024/12/31", "2024年03月05日", ""]), tuple(FORMATS)
+    )
+    assert done.tolist() == [True, True, True, True]
+
+
+def test_amount_fast_path_agrees_with_the_slow_path() -> None:
+    from panorama.normalize import _amounts_fast, _amounts_slow
+
+    rng = random.Random(12)
+    values = [
+        "".join(rng.choice("0012345.0.-, 元万x") for _ in range(rng.randint(0, 7)))
+        for _ in range(4000)
+    ] + ["0", "0.00", "3.", "0.", "00", "1.50", "120.000", "7", None, ""]
+    arr = pa.array(values, pa.string())
+    got = normalize(arr, "amount", unit="万元")
+    want_values, want_bad = _amounts_slow(arr, "万元")
+    assert got.values.to_pylist() == want_values.to_pylist()
+    got_bad = got.bad.to_pylist() if got.bad is not None else [False] * len(values)
+    assert got_bad == want_bad.to_pylist()
+    _, done = _amounts_fast(pa.array(["0.50", "12", "3.", "1.5万", ""]))
+    assert done.tolist() == [True, True, True, False, True]

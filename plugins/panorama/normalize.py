@@ -52,7 +52,28 @@ class Normalized:
     bad: pa.Array | None = None  # boolean; True where a non-empty value was not understood
 
 
+def _layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (int64, ``len + 1``) and the data bytes of a string array, without copying."""
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+    return offsets.astype(np.int64), data
+
+
+def _data_bytes(arr: pa.Array) -> bytes:
+    """The bytes of all values of a string array (nulls may add stray bytes: use to rule out)."""
+    bufs = arr.buffers()
+    if len(arr) == 0 or bufs[2] is None:
+        return b""
+    offsets, _ = _layout(arr)
+    return bufs[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
+
+
 def _empty_to_null(arr: pa.Array) -> pa.Array:
+    offsets, _ = _layout(arr)
+    empty = offsets[1:] == offsets[:-1]
+    if not empty.any():
+        return arr
     return pc.if_else(pc.greater(pc.binary_length(arr), 0), arr, _NULL)
 
 
@@ -60,8 +81,42 @@ def _blank(arr: pa.Array) -> pa.Array:
     return pc.fill_null(pc.equal(pc.binary_length(arr), 0), True)
 
 
-def _fold(arr: pa.Array, pattern: str, table: dict[int, int]) -> pa.Array:
+def _third_bytes(codepoints: range | list[int], second: int) -> np.ndarray:
+    """Which third bytes complete ``EF <second> ..`` to one of ``codepoints`` (U+FF00 block)."""
+    table = np.zeros(256, dtype=bool)
+    for cp in codepoints:
+        enc = chr(cp).encode()
+        if enc[1] == second:
+            table[enc[2]] = True
+    return table
+
+
+def _fw_tables(codepoints: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    return _third_bytes(codepoints, 0xBC), _third_bytes(codepoints, 0xBD)
+
+
+_FW_ALL_BYTES = _fw_tables(list(range(0xFF01, 0xFF5F)))
+_FW_TEXT_BYTES = _fw_tables([k for k in _FOLD_TEXT if k != 0x3000])
+
+
+def _has_fullwidth(arr: pa.Array, tables: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether any value may hold a character to fold (a byte scan; no false negatives)."""
+    if len(arr) == 0 or arr.buffers()[2] is None:
+        return False
+    offsets, data = _layout(arr)
+    d = data[offsets[0] : offsets[-1]]
+    at = np.flatnonzero(d[:-2] == 0xEF)
+    second, third = d[at + 1], d[at + 2]
+    if ((second == 0xBC) & tables[0][third] | (second == 0xBD) & tables[1][third]).any():
+        return True
+    at = np.flatnonzero(d[:-2] == 0xE3)
+    return bool(((d[at + 1] == 0x80) & (d[at + 2] == 0x80)).any())
+
+
+def _fold(arr: pa.Array, pattern: str, table: dict[int, int], tables) -> pa.Array:
     """Translate the (rare) values matching ``pattern`` through ``table`` in Python."""
+    if not _has_fullwidth(arr, tables):
+        return arr
     mask = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
     if not pc.any(mask).as_py():
         return arr
@@ -70,20 +125,29 @@ def _fold(arr: pa.Array, pattern: str, table: dict[int, int]) -> pa.Array:
 
 
 def fold_text(arr: pa.Array) -> pa.Array:
-    return _fold(arr, _FW_TEXT, _FOLD_TEXT)
+    return _fold(arr, _FW_TEXT, _FOLD_TEXT, _FW_TEXT_BYTES)
 
 
 def fold_width(arr: pa.Array) -> pa.Array:
-    return _fold(arr, _FW_ALL, _FOLD_ALL)
+    return _fold(arr, _FW_ALL, _FOLD_ALL, _FW_ALL_BYTES)
 
 
 def normalize_text(arr: pa.Array) -> Normalized:
     return Normalized(_empty_to_null(pc.utf8_trim_whitespace(fold_text(arr))))
 
 
+_CODE_DROP = b"\t\n\x0b\f\r \x1c\x1d\x1e\x1f-"
+_LOWER = bytes(range(ord("a"), ord("z") + 1))
+
+
 def normalize_codes(arr: pa.Array) -> Normalized:
     """Same result as :func:`normalize_code` per value; ASCII values are done vectorised."""
-    out = pc.ascii_upper(pc.replace_substring_regex(arr, r"[\t\n\x0b\f\r \x1c-\x1f-]+", ""))
+    data = _data_bytes(arr)
+    out = arr
+    if len(data.translate(None, _CODE_DROP)) != len(data):
+        out = pc.replace_substring_regex(out, r"[\t\n\x0b\f\r \x1c-\x1f-]+", "")
+    if len(data.translate(None, _LOWER)) != len(data):
+        out = pc.ascii_upper(out)
     non_ascii = pc.fill_null(pc.invert(pc.string_is_ascii(arr)), False)
     if pc.any(non_ascii).as_py():
         slow = [normalize_code(v) or "" for v in pc.filter(arr, non_ascii).to_pylist()]
@@ -137,19 +201,94 @@ def _on_rest(
     return out, full_bad
 
 
+_DIM = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+@lru_cache(maxsize=64)
+def _templates(date_formats: tuple[str, ...]) -> list[tuple[np.ndarray, dict[str, int]]]:
+    """Fixed-width byte templates of the date formats (ISO first), for the numpy fast path.
+
+    ``%Y%m%d`` with zero-padded fields becomes e.g. ``YYYY/MM/DD``: a byte mask of the literal
+    bytes and the position of each field. A format is left to the slow path when its literal
+    bytes could be changed by the slow path's clean-up (digits, spaces, colons, full width) or
+    an earlier format has the same literals (the earlier one must win, as in the slow path)."""
+    out: list[tuple[np.ndarray, dict[str, int]]] = []
+    seen_literals: set[bytes] = set()
+    for fmt in dict.fromkeys(["%Y-%m-%d", *[f for f in date_formats if f != "excel_serial"]]):
+        parts = re.split(r"(%[A-Za-z%])", fmt)
+        fields = [p for p in parts if p.startswith("%") and len(p) == 2]
+        literal = "".join(p for p in parts if not (p.startswith("%") and len(p) == 2))
+        if sorted(fields) != ["%Y", "%d", "%m"] or re.search(
+            r"[\d\s:\uff01-\uff5e\u3000]", literal
+        ):
+            continue
+        lit_bytes = literal.encode()
+        if lit_bytes in seen_literals:
+            continue
+        seen_literals.add(lit_bytes)
+        template = bytearray()
+        pos: dict[str, int] = {}
+        for p in parts:
+            if p in fields:
+                pos[p[1]] = len(template)
+                template += b"\x00" * (4 if p == "%Y" else 2)
+            else:
+                template += p.encode()
+        out.append((np.frombuffer(bytes(template), dtype=np.uint8), pos))
+    return out
+
+
+def _dates_fast(arr: pa.Array, date_formats: tuple[str, ...]) -> tuple[pa.Array, np.ndarray]:
+    """Values exactly in one of the formats with zero-padded fields, parsed in numpy.
+
+    Returns the ISO dates (null elsewhere) and the mask of rows done (valid date or empty)."""
+    n = len(arr)
+    offsets, data = _layout(arr)
+    starts = offsets[:-1]
+    lengths = offsets[1:] - starts
+    valid = np.ones(n, dtype=bool) if arr.null_count == 0 else pc.is_valid(arr).to_numpy(False)
+    done = (lengths == 0) | ~valid
+    ok = np.zeros(n, dtype=bool)
+    iso = np.zeros((n, 10), dtype=np.uint8)
+    for template, pos in _templates(date_formats):
+        width = len(template)
+        rows = np.flatnonzero((lengths == width) & ~done)
+        if rows.size == 0:
+            continue
+        block = data[starts[rows, None] + np.arange(width)]
+        digit_at = template == 0
+        digits = block.astype(np.int16) - 48
+        shape = ((block == template) | digit_at).all(axis=1)
+        shape &= ((digits >= 0) & (digits <= 9) | ~digit_at).all(axis=1)
+        rows, block, digits = rows[shape], block[shape], digits[shape]
+        yi, mi, di = pos["Y"], pos["m"], pos["d"]
+        y = digits[:, yi] * 1000 + digits[:, yi + 1] * 100 + digits[:, yi + 2] * 10
+        y = y + digits[:, yi + 3]
+        m = digits[:, mi] * 10 + digits[:, mi + 1]
+        d = digits[:, di] * 10 + digits[:, di + 1]
+        leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+        dim = _DIM[np.clip(m, 0, 12)] + ((m == 2) & leap)
+        good = (y >= YEAR_MIN) & (y <= YEAR_MAX) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= dim)
+        # Shaped like this format but not a date: the slow path decides (and flags it).
+        done[rows] = True
+        done[rows[~good]] = False
+        rows, block = rows[good], block[good]
+        ok[rows] = True
+        cols = [yi, yi + 1, yi + 2, yi + 3, None, mi, mi + 1, None, di, di + 1]
+        for j, c in enumerate(cols):
+            iso[rows, j] = 0x2D if c is None else block[:, c]
+    bitmap = pa.py_buffer(np.packbits(ok, bitorder="little"))
+    offs = pa.py_buffer(np.arange(0, 10 * n + 1, 10, dtype=np.int32))
+    values = pa.Array.from_buffers(pa.string(), n, [bitmap, offs, pa.py_buffer(iso)])
+    return values, done
+
+
 def normalize_dates(arr: pa.Array, date_formats: list[str] | tuple[str, ...]) -> Normalized:
-    """Values already in strict ISO form skip the format search."""
-    iso = pc.match_substring_regex(arr, r"^\d{4}-\d{2}-\d{2}$")
-    parsed = pc.strptime(
-        pc.if_else(iso, arr, _NULL), format="%Y-%m-%d", unit="s", error_is_null=True
-    )
-    ok = pc.and_(iso, pc.equal(pc.cast(pc.cast(parsed, pa.date32()), pa.string()), arr))
-    year = pc.year(parsed)
-    ok = pc.and_(ok, pc.and_(pc.greater_equal(year, YEAR_MIN), pc.less_equal(year, YEAR_MAX)))
-    done = pc.or_(pc.fill_null(ok, False), _blank(arr))
-    values, bad = _on_rest(
-        arr, done, pc.if_else(ok, arr, _NULL), lambda a: _dates_slow(a, date_formats)
-    )
+    """Values exactly in a listed format (zero-padded) are parsed in numpy; the rest (other
+    widths, time parts, spaces, full-width digits, Excel serials) take the slow path."""
+    fast, done = _dates_fast(arr, tuple(date_formats))
+    # Blank (whitespace-only) values are null, not bad: the slow path sees them trimmed.
+    values, bad = _on_rest(arr, pa.array(done), fast, lambda a: _dates_slow(a, date_formats))
     return Normalized(values, bad)
 
 
@@ -188,15 +327,65 @@ def _dates_slow(arr: pa.Array, date_formats) -> tuple[pa.Array, pa.Array]:
 _AMOUNT = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?P<unit>万元|万|元)?$"
 
 
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[0x30:0x3A] = True
+
+
+def _amounts_fast(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Plain decimals (``12``, ``0.50``, ``3.``) made canonical in numpy: spare zeros at the
+    end of the fraction and a bare point are dropped. Returns the values (null elsewhere) and
+    the mask of rows done (canonical or empty); anything else takes the slow path."""
+    n = len(arr)
+    offsets, data = _layout(arr)
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = ends - starts
+    valid = np.ones(n, dtype=bool) if arr.null_count == 0 else pc.is_valid(arr).to_numpy(False)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    d = data[lo:hi]
+    rel = starts - lo
+    nonempty = (lengths > 0) & valid
+    # Per value: count of bytes that are not digits, count of points, position of the point.
+    other = np.concatenate(([0], np.cumsum(~_DIGIT[d] & (d != 0x2E))))
+    points = np.concatenate(([0], np.cumsum(d == 0x2E)))
+    n_other = other[rel + lengths] - other[rel]
+    n_points = points[rel + lengths] - points[rel]
+    first = d[np.clip(rel, 0, max(len(d) - 1, 0))] if len(d) else np.zeros(n, np.uint8)
+    second = d[np.clip(rel + 1, 0, max(len(d) - 1, 0))] if len(d) else np.zeros(n, np.uint8)
+    plain = nonempty & (n_other == 0) & (n_points <= 1) & _DIGIT[first]
+    # No leading zero on the integer part ("0" and "0.x" are fine).
+    plain &= ~((first == 0x30) & (lengths > 1) & (second != 0x2E))
+    if not plain.any():
+        return pa.nulls(n, pa.string()), ~nonempty
+    # New end of each value: after its last byte that is not a '0', and before a bare point.
+    not_zero = np.where(d != 0x30, np.arange(len(d)), -1)
+    last_nz = np.maximum.accumulate(not_zero) if len(d) else not_zero
+    end = rel + lengths
+    new_end = end.copy()
+    dotted = plain & (n_points == 1)
+    lnz = last_nz[np.clip(end - 1, 0, None)]
+    new_end[dotted] = lnz[dotted] + 1
+    bare = dotted & (d[np.clip(new_end - 1, 0, None)] == 0x2E)
+    new_end[bare] -= 1
+    new_len = np.where(plain, new_end - rel, 0)
+    keep = np.zeros(len(d) + 1, dtype=np.int32)
+    np.add.at(keep, rel[plain], 1)
+    np.add.at(keep, new_end[plain], -1)
+    out = d[np.cumsum(keep[:-1]) > 0]
+    offs = np.concatenate(([0], np.cumsum(new_len))).astype(np.int32)
+    bitmap = pa.py_buffer(np.packbits(plain, bitorder="little"))
+    values = pa.Array.from_buffers(
+        pa.string(), n, [bitmap, pa.py_buffer(offs), pa.py_buffer(out.tobytes())]
+    )
+    return values, plain | ~nonempty
+
+
 def normalize_amounts(arr: pa.Array, unit: str = "万元") -> Normalized:
     """Amounts as decimal text in 万元 (exact: the decimal point is moved, never rounded).
 
     Values already canonical (plain decimals in 万元 without spare zeros) skip the work."""
     if unit == "万元":
-        canonical = pc.match_substring_regex(arr, r"^(0|[1-9]\d*)(\.\d*[1-9])?$")
-        done = pc.or_(pc.fill_null(canonical, False), _blank(arr))
-        fast = pc.if_else(canonical, arr, _NULL)
-        values, bad = _on_rest(arr, done, fast, lambda a: _amounts_slow(a, unit))
+        fast, done = _amounts_fast(arr)
+        values, bad = _on_rest(arr, pa.array(done), fast, lambda a: _amounts_slow(a, unit))
         return Normalized(values, bad)
     values, bad = _amounts_slow(arr, unit)
     return Normalized(values, bad)
