@@ -158,8 +158,8 @@ class _Duplicates:
     def count(parts: list[np.ndarray]) -> int:
         if not parts:
             return 0
-        allh = np.concatenate(parts)
-        return int(allh.size - np.unique(allh).size)
+        allh = np.sort(np.concatenate(parts))
+        return int(np.count_nonzero(allh[1:] == allh[:-1]))
 
 
 @dataclass
