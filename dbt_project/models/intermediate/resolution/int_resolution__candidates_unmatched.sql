@@ -1,6 +1,7 @@
 {#- Hand-off to the probabilistic matcher: records that identifiers could not link, that could
     belong to a registered entity (not natural persons, not registration rows themselves),
-    with what a matcher can compare (name, address, division, the codes as delivered).
+    with what a matcher can compare (name, address, division, legal representative, the codes
+    as delivered).
     Built from identifier matching only, so the matcher's own output never feeds back here. -#}
 select
     record_id,
@@ -10,6 +11,7 @@ select
     name_key,
     address,
     division_code,
+    legal_rep,
     uscc,
     reg_no,
     org_code,

@@ -110,6 +110,7 @@ select
     id_code_masked,
     address,
     division_code,
+    legal_rep,
     entity_id,
     resolution_method,
     case

@@ -1,16 +1,16 @@
 {#- The identifiers every staged record carries, in one shape: the input of entity
     resolution. One row per staged record (record_id). -#}
 {%- set kinds = {
-    'registration': {'name': 'entity_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'address', 'division': 'division_code'},
-    'registration_change': {'name': 'null', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null'},
-    'penalty': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null'},
-    'licence': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null'},
-    'spot_check': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null'},
-    'abnormal_list': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null'},
-    'serious_dishonest': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null'},
-    'court_dishonest': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'id_code_type', 'idmask': 'id_code_masked', 'address': 'null', 'division': 'null'},
-    'complaint': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'address', 'division': 'division_code'},
-    'annual_report': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null'},
+    'registration': {'name': 'entity_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'address', 'division': 'division_code', 'rep': 'legal_rep'},
+    'registration_change': {'name': 'null', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
+    'penalty': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'legal_rep'},
+    'licence': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'legal_rep'},
+    'spot_check': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
+    'abnormal_list': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
+    'serious_dishonest': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
+    'court_dishonest': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'id_code_type', 'idmask': 'id_code_masked', 'address': 'null', 'division': 'null', 'rep': 'legal_rep'},
+    'complaint': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'address', 'division': 'division_code', 'rep': 'null'},
+    'annual_report': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
 } -%}
 
 {%- for kind, c in kinds.items() %}
@@ -33,7 +33,8 @@ select
     cast({{ c.idtype }} as varchar) as id_code_type,
     cast({{ c.idmask }} as varchar) as id_code_masked,
     cast({{ c.address }} as varchar) as address,
-    cast({{ c.division }} as varchar) as division_code
+    cast({{ c.division }} as varchar) as division_code,
+    cast({{ c.rep }} as varchar) as legal_rep
 from {{ ref('stg_raw__' ~ kind) }}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}

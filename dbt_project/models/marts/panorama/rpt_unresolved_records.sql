@@ -1,6 +1,7 @@
 {#- 未关联记录: every staged record that could not be linked to a registered entity, with its
     provenance, the identifiers it carried and why. ID-card numbers are masked and natural
-    persons' names reduced to the surname. -#}
+    persons' names reduced to the surname. A record the probabilistic matcher placed in its grey
+    zone carries its best candidate entity and probability for a person to confirm (待人工复核). -#}
 select
     record_id,
     record_kind,
@@ -31,6 +32,10 @@ select
         when 'org_code_not_registered' then '组织机构代码本地无登记'
         else '统一社会信用代码无效（' || coalesce(uscc_problem, '') || '）'
     end as unresolved_reason_label,
-    candidate_entity_id
+    candidate_entity_id,
+    review_candidate_entity_id,
+    review_match_probability,
+    case when review_candidate_entity_id is not null then match_model_version end
+        as review_model_version
 from {{ ref('int_resolution__records') }}
 where entity_id is null

@@ -1,0 +1,602 @@
+"""Probabilistic entity resolution: link the records identifiers could not resolve to
+registered entities with a Fellegi-Sunter model (Splink on DuckDB).
+
+It runs between two dbt selections. Input, read-only from the candidate DuckDB file:
+``intermediate.int_resolution__candidates_unmatched`` (records) and
+``intermediate.int_resolution__registry`` plus ``int_resolution__entity_names`` (one row per
+name an entity is or was known by). Output, under ``out_dir`` (the dbt source
+``resolution``, ``$PANORAMA_RESOLUTION_DIR``):
+
+- ``probabilistic_matches/matches.parquet``: one row per record whose best entity reaches
+  ``review_floor`` (record_id, entity_id, match_probability, model_version); dbt links the
+  ones at or above var ``probabilistic_match_threshold`` and reports the rest for review;
+- ``review/review.parquet``: the grey zone (``review_floor`` <= p < ``threshold``), up to
+  three candidate entities per record with their probabilities, for a person to decide.
+
+The trained model (Splink JSON) is saved in ``model_dir``.
+
+Comparisons are made for Chinese names: full-width characters folded, punctuation and
+brackets dropped; the *core* of a name is the name without the province, city and division
+prefix (山东省, 德州市, 德城区, 德城 …) and without the legal-form suffix (有限公司, 专业合作社,
+个体工商户, 经营部 …), which is what a consumer writes on a complaint. Name levels: exact full
+name, exact core, one name contained in the other, within one Chinese character (UTF-8 byte
+Levenshtein <= 3), character-bigram Jaccard. Addresses are compared without the
+province/city/division prefix; division and legal representative by equality.
+
+Splink gives a pairwise probability under a prior of one match per registered name. A record
+belongs to at most one entity, so the probability written is the posterior over all the
+record's candidate entities: ``2^w_i / (1 + sum_j 2^w_j)`` with ``w`` the match weights. Two
+entities with the same name and nothing else to tell them apart therefore both stay below
+0.5 and the record stays unresolved instead of being linked to one of them by chance.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "panorama-resolution"
+DEFAULT_THRESHOLD = 0.9
+DEFAULT_REVIEW_FLOOR = 0.3
+REVIEW_CANDIDATES = 3
+# Province prefixes in front of the city's own division names (ref_divisions).
+PROVINCE_PREFIXES = ("山东省", "山东")
+# Legal-form endings a consumer leaves out (longest first).
+LEGAL_FORM_SUFFIXES = (
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "分公司",
+    "农民专业合作社",
+    "专业合作社",
+    "合作社",
+    "个体工商户",
+    "经营部",
+    "商行",
+)
+# Record kinds whose party name is written by a consumer (a shop sign), not copied from the
+# register by a department: their full-name agreement is weaker evidence.
+CONSUMER_KINDS = ("complaint",)
+# Departments copy the registered name: the share of a department record's true matches that
+# agree on the full (folded) name. Fixed, not trained: the EM sessions block on address and on
+# the core name, and department records carry no address.
+DEPARTMENT_NAME_AGREEMENT = 0.95
+# Share of the records reaching the matcher that belong to some registered entity (the prior
+# of the posterior over candidates; the rest are unlicensed vendors, unregistered parties).
+MATCHABLE_SHARE = 0.9
+# Smallest m probability of a trained comparison level (see _floor_m).
+M_FLOOR = 0.002
+# Pairs scored below this match weight are dropped (they change no posterior that matters).
+MIN_MATCH_WEIGHT = -10.0
+
+MATCHES_SUBDIR = "probabilistic_matches"
+REVIEW_SUBDIR = "review"
+MATCHES_FILE = "matches.parquet"
+REVIEW_FILE = "review.parquet"
+MODEL_FILE = "resolution_model.json"
+
+_FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+_HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+_DROP = r"[\s()\[\]【】〔〕<>《》·.,，、。:：;；\"'“”‘’_\-—/\\]"
+
+
+@dataclass
+class MatchOutcome:
+    """What one run of the matcher did (returned as a dict for Airflow's XCom)."""
+
+    records: int
+    registry_entities: int
+    registry_names: int
+    candidate_pairs: int
+    matched: int
+    above_threshold: int
+    review: int
+    unmatched: int
+    model_version: str
+    matches_path: str
+    review_path: str
+    model_path: str | None
+    seconds: dict[str, float] = field(default_factory=dict)
+    training: str = "em"
+    splink_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fold(expr: str) -> str:
+    """Full-width ASCII folded to half-width, upper case, spaces and punctuation dropped."""
+    return (
+        f"nullif(upper(regexp_replace(translate(cast({expr} as varchar), "
+        f"{_sql_str(_FULLWIDTH)}, {_sql_str(_HALFWIDTH)}), {_sql_str(_DROP)}, '', 'g')), '')"
+    )
+
+
+def load_divisions(csv_path: Path) -> list[tuple[str, str]]:
+    """(code, name) pairs of the city's divisions, from the dbt seed ``ref_divisions``."""
+    with csv_path.open(encoding="utf-8") as f:
+        return [(r["division_code"], r["division_name"]) for r in csv.DictReader(f)]
+
+
+def _place_patterns(divisions: list[tuple[str, str]]) -> tuple[str, str, list[tuple[str, str]]]:
+    """Regexes of the place prefix of a name or address (province, city, division) and of its
+    province/city part alone, and (name or short name, code) of each division, longest first."""
+    city = [n for c, n in divisions if c.endswith("00")]
+    city_all = city + [n[:-1] for n in city if len(n) >= 3 and n.endswith("市")]
+    keys: list[tuple[str, str]] = []
+    for code, name in divisions:
+        if not code.endswith("00"):
+            keys.append((name, code))
+            if len(name) >= 3 and name[-1] in "区县市":
+                keys.append((name[:-1], code))
+    keys.sort(key=lambda k: (-len(k[0]), k[0]))
+
+    def alt(xs: list[str] | tuple[str, ...]) -> str:
+        return "|".join(sorted(set(xs), key=len, reverse=True))
+
+    head = f"^({alt(PROVINCE_PREFIXES)})?({alt(city_all)})?"
+    return f"{head}({alt([k for k, _ in keys])})?", head, keys
+
+
+def _prepare_sql(divisions: list[tuple[str, str]]) -> tuple[str, str]:
+    """SQL (DuckDB) preparing the records and the registry names with comparison features."""
+    pattern, head, keys = _place_patterns(divisions)
+    consumer_kinds = ", ".join(_sql_str(k) for k in CONSUMER_KINDS)
+    suffix = "(" + "|".join(LEGAL_FORM_SUFFIXES) + ")$"
+
+    def features(name: str, address: str, division: str) -> str:
+        full = _fold(name)
+        stripped = f"regexp_replace({full}, {_sql_str(pattern)}, '')"
+        core = f"nullif(regexp_replace({stripped}, {_sql_str(suffix)}, ''), '')"
+        addr = _fold(address)
+        # the division a name starts with, after an optional province/city prefix
+        after_head = f"regexp_replace({full}, {_sql_str(head)}, '')"
+        named = " ".join(
+            f"when starts_with({after_head}, {_sql_str(k)}) then {_sql_str(c)}" for k, c in keys
+        )
+        return f"""
+            {full} as name_full,
+            coalesce({core}, {full}) as name_core,
+            nullif(regexp_replace({addr}, {_sql_str(pattern)}, ''), '') as address_norm,
+            coalesce(nullif(cast({division} as varchar), ''), case {named} end) as division"""
+
+    def finish(rows: str) -> str:
+        return f"""
+            select *,
+                list_distinct([substr(name_core, i + 1, 2)
+                    for i in range(greatest(length(name_core) - 1, 1))]) as core_bigrams,
+                left(name_core, 2) as core_head,
+                right(name_core, 2) as core_tail
+            from ({rows})
+            where name_full is not null"""
+
+    record_rows = f"""
+            select
+                record_id as unique_id,
+                cast(null as varchar) as entity_id,
+                cast(null as boolean) as is_registered,
+                case when record_kind in ({consumer_kinds}) then 'consumer' else 'department' end
+                    as name_origin,
+                {features('coalesce(party_name, name_key)', 'address', 'division_code')},
+                nullif(trim(cast(legal_rep as varchar)), '') as legal_rep,
+                nullif(uscc, '') as uscc
+            from candidates
+        """
+    records = f"create or replace table resolution_records as {finish(record_rows)}"
+    registry_rows = """
+            select
+                entity_id || '#' || cast(row_number() over (
+                    partition by entity_id order by name_rank, name_full) as varchar)
+                    as unique_id,
+                entity_id,
+                is_registered,
+                cast(null as varchar) as name_origin,
+                name_full, name_core, address_norm, division, legal_rep, uscc
+            from named
+    """
+    # Registered entities under every name they are or were known by, and entities outside
+    # the register: records carrying a valid USCC the register does not know are evidence of
+    # an entity the register misses (its registration rejected or not delivered). A record
+    # that fits such an entity as well as a registered namesake is not linked.
+    registry = f"""
+        create or replace table resolution_registry as
+        with reg as (
+            select * from cand.intermediate.int_resolution__registry
+        ),
+        names as (
+            select entity_id, entity_name as name, 0 as name_rank from reg
+            union all
+            select n.entity_id, n.name_key, 1
+            from cand.intermediate.int_resolution__entity_names as n
+            where n.name_source <> 'current'
+        ),
+        registered as (
+            select
+                n.entity_id,
+                true as is_registered,
+                n.name_rank,
+                {features('n.name', 'reg.address', 'reg.division_code')},
+                nullif(trim(cast(reg.legal_rep as varchar)), '') as legal_rep,
+                reg.uscc
+            from names as n
+            inner join reg using (entity_id)
+        ),
+        unregistered as (
+            select
+                uscc as entity_id,
+                false as is_registered,
+                2 as name_rank,
+                {features('coalesce(party_name, name_key)', 'address', 'division_code')},
+                nullif(trim(cast(legal_rep as varchar)), '') as legal_rep,
+                uscc
+            from candidates
+            where unresolved_reason = 'uscc_not_registered' and uscc is not null
+        ),
+        named as (
+            select * from (select * from registered union all by name select * from unregistered)
+            where name_full is not null
+            qualify row_number() over (
+                partition by entity_id, name_full order by name_rank, address_norm) = 1
+        )
+        {finish(registry_rows)}
+    """
+    return records, registry
+
+
+def _settings(prior: float, seed: int, department_share: float) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    jaccard = (
+        "len(list_intersect(core_bigrams_l, core_bigrams_r)) / "
+        "len(list_distinct(list_concat(core_bigrams_l, core_bigrams_r)))"
+    )
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_description="名称 (full-width folded; core = without place prefix and legal form)",
+        comparison_levels=[
+            cll.NullLevel("name_full"),
+            cll.CustomLevel(
+                "name_full_l = name_full_r "
+                "and coalesce(name_origin_l, name_origin_r) = 'department'",
+                "full name equal, department record",
+            ).configure(m_probability=department_share * DEPARTMENT_NAME_AGREEMENT,
+                        fix_m_probability=True),
+            cll.ExactMatchLevel("name_full").configure(label_for_charts="full name equal"),
+            cll.CustomLevel(
+                "name_core_l = name_core_r and length(name_core_l) >= 2",
+                "core name equal",
+            ),
+            cll.CustomLevel(
+                "(length(name_core_r) >= 3 and contains(name_full_l, name_core_r)) "
+                "or (length(name_core_l) >= 3 and contains(name_full_r, name_core_l))",
+                "core name contained",
+            ),
+            cll.CustomLevel(
+                "length(name_core_l) >= 3 and length(name_core_r) >= 3 "
+                "and levenshtein(name_core_l, name_core_r) <= 3",
+                "core within one character",
+            ),
+            cll.CustomLevel(f"{jaccard} >= 0.5", "core bigram jaccard >= 0.5"),
+            cll.CustomLevel(f"{jaccard} >= 0.25", "core bigram jaccard >= 0.25"),
+            cll.ElseLevel(),
+        ],
+    )
+    address = cl.CustomComparison(
+        output_column_name="address",
+        comparison_description="住所 (without province/city/division prefix)",
+        comparison_levels=[
+            cll.NullLevel("address_norm"),
+            cll.ExactMatchLevel("address_norm"),
+            cll.CustomLevel(
+                "regexp_extract(address_norm_l, '([0-9]+)号', 1) "
+                "= regexp_extract(address_norm_r, '([0-9]+)号', 1) "
+                "and regexp_extract(address_norm_l, '([0-9]+)号', 1) <> '' "
+                "and jaro_winkler_similarity(address_norm_l, address_norm_r) >= 0.85",
+                "same house number, address jaro-winkler >= 0.85",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+    # A USCC identifies one entity: the same first 17 characters (a wrong check character) is
+    # near-conclusive, a different code nearly rules the pair out. Fixed, not trained: few
+    # records reaching the matcher carry a code.
+    code = cl.CustomComparison(
+        output_column_name="uscc",
+        comparison_description="统一社会信用代码 as delivered (first 17 characters)",
+        comparison_levels=[
+            cll.NullLevel("uscc"),
+            cll.CustomLevel("left(uscc_l, 17) = left(uscc_r, 17)", "same first 17 characters")
+            .configure(m_probability=0.98, u_probability=1e-6,
+                       fix_m_probability=True, fix_u_probability=True),
+            cll.ElseLevel().configure(m_probability=0.02, u_probability=1.0,
+                                      fix_m_probability=True, fix_u_probability=True),
+        ],
+    )
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="unique_id",
+        probability_two_random_records_match=prior,
+        comparisons=[
+            name,
+            address,
+            cl.ExactMatch("division"),
+            cl.ExactMatch("legal_rep"),
+            code,
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("name_full"),
+            block_on("name_core", "division"),
+            block_on("address_norm", "division"),
+            block_on("division", "core_head", "core_tail"),
+        ],
+        additional_columns_to_retain=["entity_id", "is_registered"],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+        max_iterations=20,
+        em_convergence=0.0001,
+        linker_uid=f"{MODEL_NAME}-{seed}",
+    )
+
+
+def _floor_m(model: dict[str, Any]) -> dict[str, Any]:
+    """No single disagreement is conclusive: EM drives m of 'different address' or 'different
+    division' to 0 when the training data never disagree; floor every m at M_FLOOR (and
+    renormalise), so a moved shop or a mistyped division costs about 9 bits, not infinity."""
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        if any(lv.get("fix_m_probability") for lv in levels) or not all(
+            isinstance(lv.get("m_probability"), float | int) for lv in levels
+        ):
+            continue
+        floored = [max(float(lv["m_probability"]), M_FLOOR) for lv in levels]
+        total = sum(floored)
+        for lv, m in zip(levels, floored, strict=True):
+            lv["m_probability"] = m / total
+    return model
+
+
+def _write_parquet(con: Any, query: str, path: Path) -> int:
+    """Write ``query`` to ``path`` atomically (tmp + rename); return the row count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob("*.parquet"):
+        if old.name != path.name:
+            old.unlink()
+    tmp = path.with_suffix(".parquet.tmp")
+    con.execute(f"copy ({query}) to '{tmp}' (format parquet, compression zstd)")
+    os.replace(tmp, path)
+    return con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+
+
+def _model_version(model: dict[str, Any]) -> str:
+    """splink-<version>-<12 hex of the rounded parameters>: same model, same version."""
+    import splink
+
+    def rounded(x: Any) -> Any:
+        if isinstance(x, float):
+            return round(x, 6)
+        if isinstance(x, dict):
+            return {k: rounded(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [rounded(v) for v in x]
+        return x
+
+    digest = hashlib.sha256(
+        json.dumps(rounded(model), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    ).hexdigest()[:12]
+    return f"splink-{splink.__version__}-{digest}"
+
+
+def match_unresolved(
+    candidate_db: Path,
+    out_dir: Path,
+    model_dir: Path,
+    seed: int = 42,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    review_floor: float = DEFAULT_REVIEW_FLOOR,
+    divisions_csv: Path | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Match the candidate's unmatched records to registered entities; write the matches,
+    the review list and the model. ``candidate_db`` is opened read-only."""
+    import duckdb
+    import splink
+    from splink import DuckDBAPI, Linker
+
+    if not 0 < review_floor <= threshold <= 1:
+        raise ValueError(f"need 0 < review_floor <= threshold <= 1, got {review_floor}, {threshold}")
+    candidate_db, out_dir, model_dir = Path(candidate_db), Path(out_dir), Path(model_dir)
+    if not candidate_db.exists():
+        raise FileNotFoundError(f"candidate DuckDB file not found: {candidate_db}")
+    if divisions_csv is None:
+        from panorama.settings import get_settings
+
+        divisions_csv = get_settings().dbt_project_dir / "seeds" / "ref_divisions.csv"
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    mark = started
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        seconds[name] = round(now - mark, 2)
+        mark = now
+
+    con = duckdb.connect(":memory:")
+    con.execute(f"set memory_limit = '{memory_limit or os.environ.get('PANORAMA_DUCKDB_MEMORY_LIMIT', '12GB')}'")
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    con.execute("set preserve_insertion_order = false")
+    con.execute(f"attach '{candidate_db}' as cand (read_only)")
+    has_rep = bool(
+        con.execute(
+            "select count(*) from duckdb_columns() where database_name = 'cand' "
+            "and table_name = 'int_resolution__candidates_unmatched' and column_name = 'legal_rep'"
+        ).fetchone()[0]
+    )
+    con.execute(
+        "create temp view candidates as select *"
+        + ("" if has_rep else ", cast(null as varchar) as legal_rep")
+        + " from cand.intermediate.int_resolution__candidates_unmatched"
+    )
+    records_sql, registry_sql = _prepare_sql(load_divisions(Path(divisions_csv)))
+    con.execute(records_sql)
+    con.execute(registry_sql)
+    con.execute("drop view candidates")
+    con.execute("detach cand")
+    n_records = con.execute("select count(*) from resolution_records").fetchone()[0]
+    n_names, n_entities = con.execute(
+        "select count(*) filter (where is_registered), "
+        "count(distinct entity_id) filter (where is_registered) from resolution_registry"
+    ).fetchone()
+    lap("prepare")
+
+    matches_path = out_dir / MATCHES_SUBDIR / MATCHES_FILE
+    review_path = out_dir / REVIEW_SUBDIR / REVIEW_FILE
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model_path: Path | None = model_dir / MODEL_FILE
+    training = "em"
+    # A record matches at most one registered entity: the pairwise prior.
+    prior = min(0.5, MATCHABLE_SHARE / max(n_entities, 1))
+    department_share = con.execute(
+        "select coalesce(avg(case when name_origin = 'department' then 1 else 0 end), 0) "
+        "from resolution_records"
+    ).fetchone()[0]
+    settings = _settings(prior, seed, max(float(department_share), 1e-6))
+    con.execute(
+        "create or replace table resolution_scored (unique_id_l varchar, unique_id_r varchar, "
+        "entity_id varchar, is_registered boolean, match_weight double)"
+    )
+    if n_records and n_names:
+        db_api = DuckDBAPI(connection=con)
+        left = db_api.register("resolution_records", table_name="records")
+        right = db_api.register("resolution_registry", table_name="registry")
+        linker = Linker([left, right], settings, log_level=logging.WARNING)
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+        lap("train_u")
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                "l.division = r.division and l.address_norm = r.address_norm",
+                fix_u_probabilities=True,
+            )
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                "l.name_core = r.name_core",
+                fix_u_probabilities=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - Splink raises bare Exceptions on EM failure
+            log.warning("EM training did not converge, scoring with the starting m values: %s", exc)
+            training = "prior"
+        lap("train_em")
+        model = _floor_m(linker.misc.save_model_to_json())
+        linker = Linker([left, right], model, log_level=logging.WARNING)
+        model = linker.misc.save_model_to_json(str(model_path), overwrite=True)
+        pairs = linker.inference.predict(threshold_match_weight=MIN_MATCH_WEIGHT)
+        con.execute(
+            f"insert into resolution_scored select unique_id_l, unique_id_r, entity_id_r, "
+            f"is_registered_r, match_weight from {pairs.physical_name}"
+        )
+        lap("predict")
+    else:
+        model = settings.create_settings_dict("duckdb")
+        model_path = None
+        training = "none"
+    model_version = _model_version(model)
+    n_pairs = con.execute("select count(*) from resolution_scored").fetchone()[0]
+
+    # Posterior over each record's candidate entities: at most one of them is the record's
+    # entity, none with prior 1 - MATCHABLE_SHARE. Match weights are log2 odds.
+    none_w = math.log2(1 - MATCHABLE_SHARE)
+    con.execute(
+        f"""
+        create or replace table resolution_posterior as
+        with per_entity as (
+            select unique_id_l as record_id, entity_id, is_registered,
+                   least(greatest(max(match_weight), -60), 60) as w
+            from resolution_scored
+            group by all
+        ),
+        normed as (
+            select *, greatest(max(w) over (partition by record_id), {none_w}) as top
+            from per_entity
+        )
+        select record_id, entity_id, is_registered, w as match_weight,
+            pow(2, w - top) / (pow(2, {none_w} - top)
+                + sum(pow(2, w - top)) over (partition by record_id)) as match_probability,
+            row_number() over (
+                partition by record_id order by w desc, entity_id) as candidate_rank
+        from normed
+        """
+    )
+    version = _sql_str(model_version)
+    n_matched = _write_parquet(
+        con,
+        f"""select record_id, entity_id, match_probability, {version} as model_version
+            from resolution_posterior
+            where candidate_rank = 1 and is_registered and match_probability >= {review_floor}
+            order by record_id""",
+        matches_path,
+    )
+    n_review = _write_parquet(
+        con,
+        f"""with grey as (
+                select record_id from resolution_posterior
+                where candidate_rank = 1 and is_registered
+                  and match_probability >= {review_floor} and match_probability < {threshold}
+            )
+            select p.record_id, p.candidate_rank, p.entity_id,
+                   p.is_registered as candidate_registered, p.match_probability,
+                   p.match_weight, {version} as model_version
+            from resolution_posterior as p
+            inner join grey using (record_id)
+            where p.candidate_rank <= {REVIEW_CANDIDATES}
+            order by p.record_id, p.candidate_rank""",
+        review_path,
+    )
+    n_review_records = con.execute(
+        f"select count(distinct record_id) from read_parquet('{review_path}')"
+    ).fetchone()[0]
+    n_above = con.execute(
+        f"select count(*) from read_parquet('{matches_path}') where match_probability >= {threshold}"
+    ).fetchone()[0]
+    lap("write")
+    con.close()
+    seconds["total"] = round(time.perf_counter() - started, 2)
+    outcome = MatchOutcome(
+        records=n_records,
+        registry_entities=n_entities,
+        registry_names=n_names,
+        candidate_pairs=n_pairs,
+        matched=n_matched,
+        above_threshold=n_above,
+        review=n_review_records,
+        unmatched=n_records - n_above,
+        model_version=model_version,
+        matches_path=str(matches_path),
+        review_path=str(review_path),
+        model_path=str(model_path) if model_path else None,
+        seconds=seconds,
+        training=training,
+        splink_version=splink.__version__,
+    )
+    log.info(
+        "probabilistic matching: %d records, %d linked (p >= %s), %d to review, %d pairs, %.1fs",
+        n_records, n_above, threshold, n_review_records, n_pairs, seconds["total"],
+    )
+    return outcome.to_dict()
