@@ -1,14 +1,17 @@
 """The dbt identity macros, compiled by real dbt and run on DuckDB, give row for row the
 answers of panorama.identity on the seeded corpus of tests/test_identity.py.
 
-The macros are copied into a throwaway dbt project so the test depends only on
-``dbt_project/macros/identity``; one ``dbt compile --inline`` renders the query.
+The macros are copied into two throwaway dbt projects, so the test depends only on
+``dbt_project/macros/identity``: one as is (DuckDB variants where they exist) and one without
+the ``duckdb__`` macros, so that the portable ``default__`` SQL is checked on DuckDB as well.
+``dbt compile --inline`` renders the query in both, side by side.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +25,8 @@ import pytest
 from panorama import identity
 from test_identity import Case, make_corpus
 
+VARIANTS = ("duckdb", "portable")
+DUCKDB_VARIANT = re.compile(r"{% macro duckdb__.*?{%- endmacro %}\n?", re.DOTALL)
 MACROS = Path(__file__).resolve().parents[1] / "dbt_project" / "macros" / "identity"
 
 QUERY = """
@@ -76,43 +81,64 @@ def _dbt_executable() -> str:
     return found
 
 
-def compile_inline(tmp: Path, sql: str) -> str:
-    """Render ``sql`` with the identity macros through ``dbt compile --inline``."""
-    project = tmp / "identity_project"
-    shutil.copytree(MACROS, project / "macros" / "identity")
+def _write_project(root: Path, *, portable: bool) -> Path:
+    """A dbt project holding only the identity macros; ``portable`` drops the duckdb__
+    variants so that dispatch falls back to the default__ (portable) SQL."""
+    project = root / ("portable" if portable else "duckdb")
+    macros = project / "macros" / "identity"
+    shutil.copytree(MACROS, macros)
+    if portable:
+        for path in macros.glob("*.sql"):
+            text = path.read_text(encoding="utf-8")
+            text = DUCKDB_VARIANT.sub("", text)
+            path.write_text(text, encoding="utf-8")
+    assert (
+        any("duckdb__" in p.read_text(encoding="utf-8") for p in macros.glob("*.sql")) != portable
+    )
     (project / "dbt_project.yml").write_text(
         "name: identity_check\nversion: '1.0'\nprofile: identity_check\nmacro-paths: ['macros']\n",
         encoding="utf-8",
     )
     (project / "profiles.yml").write_text(
         "identity_check:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
-        f"      path: '{tmp / 'identity_check.duckdb'}'\n      threads: 1\n",
+        f"      path: '{project / 'identity_check.duckdb'}'\n      threads: 1\n",
         encoding="utf-8",
     )
+    return project
+
+
+def compile_inline(projects: list[Path], sql: str) -> list[str]:
+    """Render ``sql`` in each project with ``dbt compile --inline`` (run side by side)."""
     env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false")
-    proc = subprocess.run(
-        [
-            _dbt_executable(),
-            "--quiet",
-            "compile",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--inline",
-            sql,
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=project,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, f"dbt compile failed:\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(proc.stdout)["compiled"]
+    procs = [
+        subprocess.Popen(
+            [
+                _dbt_executable(),
+                "--quiet",
+                "compile",
+                "--project-dir",
+                str(project),
+                "--profiles-dir",
+                str(project),
+                "--inline",
+                sql,
+                "--output",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=project,
+        )
+        for project in projects
+    ]
+    compiled = []
+    for project, proc in zip(projects, procs, strict=True):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"dbt compile failed in {project}:\n{out}\n{err}"
+        compiled.append(json.loads(out)["compiled"])
+    return compiled
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +147,9 @@ def corpus() -> list[Case]:
 
 
 @pytest.fixture(scope="module")
-def sql_results(tmp_path_factory: pytest.TempPathFactory, corpus: list[Case]) -> list[tuple]:
+def results(tmp_path_factory: pytest.TempPathFactory, corpus: list[Case]) -> dict[str, list]:
+    """Query results per variant: 'duckdb' (what dbt dispatches to on DuckDB) and
+    'portable' (the default__ SQL, run on DuckDB too)."""
     tmp = tmp_path_factory.mktemp("identity_sql")
     parquet = tmp / "codes.parquet"
     table = pa.table(
@@ -131,10 +159,17 @@ def sql_results(tmp_path_factory: pytest.TempPathFactory, corpus: list[Case]) ->
         }
     )
     pq.write_table(table, parquet)
-    compiled = compile_inline(tmp, QUERY.format(parquet=parquet.as_posix()))
-    assert "{{" not in compiled
+    projects = [_write_project(tmp, portable=False), _write_project(tmp, portable=True)]
+    compiled = compile_inline(projects, QUERY.format(parquet=parquet.as_posix()))
+    assert "regexp_full_match" in compiled[0]
+    assert "regexp" not in compiled[1] and "lambda" not in compiled[1]
     with duckdb.connect() as con:
-        return con.sql(compiled).fetchall()
+        return {name: con.sql(sql).fetchall() for name, sql in zip(VARIANTS, compiled, strict=True)}
+
+
+@pytest.fixture(params=VARIANTS)
+def sql_results(request: pytest.FixtureRequest, results: dict[str, list]) -> list[tuple]:
+    return results[request.param]
 
 
 @pytest.mark.slow

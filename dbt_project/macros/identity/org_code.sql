@@ -11,8 +11,8 @@
     case
         when {{ expr }} is null or {{ expr }} = '' then 'missing'
         when length({{ expr }}) <> 9
-            or translate(substr({{ expr }}, 1, 8), '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', '') <> ''
-            or translate(substr({{ expr }}, 9, 1), '0123456789X', '') <> ''
+            or not {{ identity__consists_of('substr(' ~ expr ~ ', 1, 8)', identity__org_alphabet()) }}
+            or not {{ identity__consists_of('substr(' ~ expr ~ ', 9, 1)', '0123456789X') }}
             then 'format'
         when {{ identity__org_check_char(expr, 1) }} <> substr({{ expr }}, 9, 1) then 'check'
     end

@@ -10,7 +10,7 @@
 {% macro default__regno_problem(expr) -%}
     case
         when {{ expr }} is null or {{ expr }} = '' then 'missing'
-        when length({{ expr }}) <> 15 or translate({{ expr }}, '0123456789', '') <> ''
+        when length({{ expr }}) <> 15 or not {{ identity__consists_of(expr, '0123456789') }}
             then 'format'
         when {{ identity__regno_check_digit(expr) }} <> substr({{ expr }}, 15, 1) then 'check'
     end

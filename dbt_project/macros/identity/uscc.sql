@@ -13,7 +13,7 @@
     case
         when {{ expr }} is null or {{ expr }} = '' then 'missing'
         when length({{ expr }}) <> 18 then 'length'
-        when translate({{ expr }}, '{{ identity__uscc_charset() }}', '') <> '' then 'charset'
+        when not {{ identity__consists_of(expr, identity__uscc_charset()) }} then 'charset'
         when {{ identity__org_check_char(expr, 9) }} <> substr({{ expr }}, 17, 1) then 'org_check'
         when {{ identity__uscc_check_char(expr) }} <> substr({{ expr }}, 18, 1) then 'check'
     end
@@ -76,6 +76,10 @@
     substr('{{ charset }}', ((31 - ({{ terms | join(' + ') }}) % 31) % 31) + 1, 1)
 {%- endmacro %}
 
+{% macro identity__org_alphabet() -%}
+    0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ
+{%- endmacro %}
+
 {#- The GB 11714 check character for the 8 characters of expr starting at position start:
     0-9 and A-Z valued 0-35, weights 3 7 9 10 5 8 4 2, check = 11 - sum mod 11 with
     10 -> 'X' and 11 -> '0'. -#}
@@ -84,7 +88,7 @@
     {%- set terms = [] -%}
     {%- for w in weights -%}
         {%- do terms.append('(position(substr(' ~ expr ~ ', ' ~ (start + loop.index0)
-            ~ ', 1) in \'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\') - 1) * ' ~ w) -%}
+            ~ ', 1) in \'' ~ identity__org_alphabet() ~ '\') - 1) * ' ~ w) -%}
     {%- endfor -%}
     substr('123456789X0', 11 - ({{ terms | join(' + ') }}) % 11, 1)
 {%- endmacro %}
