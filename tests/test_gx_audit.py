@@ -36,15 +36,15 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
     types = {"1": "enterprise", "2": "individual", "3": "cooperative"}
     con = duckdb.connect(str(path))
     try:
-        for schema in ("panorama", "risk", "public_record"):
+        for schema in ("entity", "risk", "public_record"):
             con.execute(f"create schema {schema}")
         con.execute(
-            "create table panorama.dim_entity (entity_id varchar, uscc varchar, name varchar, "
+            "create table entity.dim_entity (entity_id varchar, uscc varchar, name varchar, "
             "entity_type varchar, division_code varchar, status varchar, "
             "established_date date, n_events integer)"
         )
         con.executemany(
-            "insert into panorama.dim_entity values (?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into entity.dim_entity values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     u,
@@ -60,12 +60,12 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
             ],
         )
         con.execute(
-            "create table panorama.fct_entity_event (event_id varchar, entity_id varchar, "
+            "create table entity.fct_entity_event (event_id varchar, entity_id varchar, "
             "event_type varchar, event_date date, feed varchar, source_file varchar, "
             "source_row integer)"
         )
         con.executemany(
-            "insert into panorama.fct_entity_event values (?, ?, ?, ?, ?, ?, ?)",
+            "insert into entity.fct_entity_event values (?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     f"E{i:05d}{k}",
@@ -81,7 +81,7 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
             ],
         )
         con.execute(
-            "create table panorama.rpt_unresolved_records as select 'complaints' as feed, "
+            "create table entity.rpt_unresolved_records as select 'complaints' as feed, "
             "'complaints.csv' as source_file, range as source_row, 'no identifier' as reason "
             "from range(5)"
         )
@@ -101,24 +101,24 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
         )
         con.execute(
             "create table public_record.pub_entity as select uscc, name, entity_type, "
-            "division_code, established_date, status from panorama.dim_entity"
+            "division_code, established_date, status from entity.dim_entity"
         )
         con.execute(
             "create table public_record.pub_penalty as select e.entity_id as uscc, d.name "
             "as entity_name, '德市监罚〔2024〕' || e.source_row || '号' as decision_no, '罚款' "
             "as penalty_type, e.event_date as decision_date, 5000 as fine_amount, "
-            "'' as remarks from panorama.fct_entity_event e join panorama.dim_entity d "
+            "'' as remarks from entity.fct_entity_event e join entity.dim_entity d "
             "using (entity_id) where e.event_id like '%0'"
         )
         con.execute(
             "create table public_record.pub_abnormal_list as select uscc, name as entity_name, "
             "'未按期报送年度报告' as listed_reason, date '2023-07-01' as listed_date "
-            "from panorama.dim_entity where entity_type = 'enterprise'"
+            "from entity.dim_entity where entity_type = 'enterprise'"
         )
         con.execute(
             "create table public_record.pub_serious_dishonest as select uscc, name as "
             "entity_name, '列入经营异常名录届满3年' as listed_reason, date '2023-07-01' "
-            "as listed_date from panorama.dim_entity where entity_type = 'enterprise' limit 5"
+            "as listed_date from entity.dim_entity where entity_type = 'enterprise' limit 5"
         )
     finally:
         con.close()
@@ -165,9 +165,9 @@ def _find(res: GxResult, table: str, expectation: str, column: str | None) -> di
 def test_suites_load_one_per_published_table() -> None:
     names = {s["name"] for s in load_gate_config().suites}
     assert {
-        "panorama.dim_entity",
-        "panorama.fct_entity_event",
-        "panorama.rpt_unresolved_records",
+        "entity.dim_entity",
+        "entity.fct_entity_event",
+        "entity.rpt_unresolved_records",
         "risk.fct_risk_grade",
         "risk.fct_risk_grade_history",
         "public_record.pub_entity",
@@ -187,11 +187,11 @@ def test_clean_candidate_passes_and_builds_docs(clean, tmp_path: Path) -> None:
     assert res.success
     assert res.statistics["evaluated_expectations"] > 50
     assert res.statistics["unsuccessful_expectations"] == 0
-    assert res.statistics["rows"]["panorama.fct_entity_event"] == N_ENTITIES * EVENTS_PER_ENTITY
+    assert res.statistics["rows"]["entity.fct_entity_event"] == N_ENTITIES * EVENTS_PER_ENTITY
     assert "public_record.pub_entity:row_count" in res.statistics["baseline_checks"]
     assert "risk.fct_risk_grade:grade_shares" in res.statistics["baseline_checks"]
     assert res.docs_index == tmp_path / "docs" / "index.html"
-    assert "panorama.dim_entity" in res.docs_index.read_text(encoding="utf-8")
+    assert "entity.dim_entity" in res.docs_index.read_text(encoding="utf-8")
     json.dumps(res.to_dict())
 
 
@@ -209,30 +209,30 @@ def corrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[GxResult, list[
     path = folder / "candidate.duckdb"
     ids = build_candidate(path)
     baseline = _baseline(path, shares={"A": 0.70, "B": 0.05, "C": 0.05, "D": 0.20})
-    baseline["row_counts"]["panorama.dim_entity"] = 10 * N_ENTITIES  # the table collapsed
+    baseline["row_counts"]["entity.dim_entity"] = 10 * N_ENTITIES  # the table collapsed
     bad_check = ids[7][:17] + ("0" if ids[7][17] != "0" else "1")
     con = duckdb.connect(str(path))
     try:
         con.execute(
-            f"insert into panorama.dim_entity select * from panorama.dim_entity "
+            f"insert into entity.dim_entity select * from entity.dim_entity "
             f"where entity_id = '{ids[3]}'"
         )
-        con.execute(f"update panorama.dim_entity set entity_id = null where entity_id = '{ids[5]}'")
+        con.execute(f"update entity.dim_entity set entity_id = null where entity_id = '{ids[5]}'")
         con.execute(
-            f"update panorama.dim_entity set uscc = '{bad_check}' where entity_id = '{ids[7]}'"
+            f"update entity.dim_entity set uscc = '{bad_check}' where entity_id = '{ids[7]}'"
         )
         # personal data as a key: it must be caught, and reported masked
         con.execute(
-            f"update panorama.dim_entity set entity_id = '{ID_CARD}' where entity_id = '{ids[9]}'"
+            f"update entity.dim_entity set entity_id = '{ID_CARD}' where entity_id = '{ids[9]}'"
         )
         con.execute(f"update risk.fct_risk_grade set grade = 'E' where entity_id = '{ids[11]}'")
         con.execute(f"update risk.fct_risk_grade set score = 1200 where entity_id = '{ids[13]}'")
         con.execute(
-            f"update panorama.fct_entity_event set event_date = date '{AS_OF}' + 1 "
+            f"update entity.fct_entity_event set event_date = date '{AS_OF}' + 1 "
             f"where event_id = 'E000152'"
         )
         con.execute(
-            "insert into panorama.fct_entity_event values ('E_ORPHAN', "
+            "insert into entity.fct_entity_event values ('E_ORPHAN', "
             f"'{_uscc(N_ENTITIES + 1)}', 'penalty', date '2024-01-02', 'penalties', "
             "'penalties_2024.csv', 99999)"
         )
@@ -260,35 +260,35 @@ def test_corrupted_candidate_fails(corrupted) -> None:
 
 def test_duplicate_key(corrupted) -> None:
     res, ids, _ = corrupted
-    f = _find(res, "panorama.dim_entity", "expect_column_values_to_be_between", "entity_id")
+    f = _find(res, "entity.dim_entity", "expect_column_values_to_be_between", "entity_id")
     assert f["message"] == "2 rows share a duplicated entity_id"
     assert f["examples"] == [ids[3]]
 
 
 def test_null_key(corrupted) -> None:
     res, _, _ = corrupted
-    f = _find(res, "panorama.dim_entity", "expect_column_values_to_not_be_null", "entity_id")
+    f = _find(res, "entity.dim_entity", "expect_column_values_to_not_be_null", "entity_id")
     assert f["message"] == "1 rows have no entity_id"
     assert f["examples"] == ["<null>"]
 
 
 def test_invalid_uscc_check_character(corrupted) -> None:
     res, ids, _ = corrupted
-    f = _find(res, "panorama.dim_entity", "expect_column_values_to_be_in_set", "uscc")
+    f = _find(res, "entity.dim_entity", "expect_column_values_to_be_in_set", "uscc")
     assert "fail the USCC check characters" in f["message"]
     assert f["examples"] == [ids[7]]
     # the shape is still right: only the computed check catches it
     assert not any(
         x["column"] == "uscc"
         and x["expectation"] == "expect_column_values_to_match_regex"
-        and x["table"] == "panorama.dim_entity"
+        and x["table"] == "entity.dim_entity"
         for x in res.failures
     )
 
 
 def test_id_card_number_as_key_is_caught_and_masked(corrupted) -> None:
     res, _, _ = corrupted
-    f = _find(res, "panorama.dim_entity", "expect_column_values_to_match_regex", "entity_id")
+    f = _find(res, "entity.dim_entity", "expect_column_values_to_match_regex", "entity_id")
     assert f["examples"] == ["[ID-card number masked]"]
 
 
@@ -308,15 +308,15 @@ def test_score_outside_range(corrupted) -> None:
 
 def test_event_after_as_of(corrupted) -> None:
     res, _, _ = corrupted
-    f = _find(res, "panorama.fct_entity_event", "expect_column_values_to_be_between", "event_date")
+    f = _find(res, "entity.fct_entity_event", "expect_column_values_to_be_between", "event_date")
     assert f["message"] == "1 events have event_date after the as-of date 2024-06-30"
     assert f["examples"] == ["E000152"]
 
 
 def test_orphan_event(corrupted) -> None:
     res, _, _ = corrupted
-    f = _find(res, "panorama.fct_entity_event", "expect_column_values_to_be_in_set", "entity_id")
-    assert "missing from panorama.dim_entity" in f["message"]
+    f = _find(res, "entity.fct_entity_event", "expect_column_values_to_be_in_set", "entity_id")
+    assert "missing from entity.dim_entity" in f["message"]
     # the duplicated, nulled and replaced ids make their events orphans too
     assert "E_ORPHAN" in f["examples"]
 
@@ -355,7 +355,7 @@ def test_grade_and_id_card_columns_in_public_table(corrupted) -> None:
 
 def test_row_count_collapse(corrupted) -> None:
     res, _, _ = corrupted
-    f = _find(res, "panorama.dim_entity", "expect_table_row_count_to_be_between", None)
+    f = _find(res, "entity.dim_entity", "expect_table_row_count_to_be_between", None)
     assert f["message"] == (
         f"row count {N_ENTITIES + 1} is outside [600, 1800] (previous publication 1200)"
     )
@@ -386,14 +386,14 @@ def test_missing_table_is_a_failure(tmp_path: Path) -> None:
     build_candidate(path, n=12)
     con = duckdb.connect(str(path))
     con.execute("drop table public_record.pub_serious_dishonest")
-    con.execute("alter table panorama.dim_entity drop column division_code")
+    con.execute("alter table entity.dim_entity drop column division_code")
     con.close()
     res = run_checkpoint(path, AS_OF, "run-missing")
     assert not res.success
     f = _find(res, "public_record.pub_serious_dishonest", "table_exists", None)
     assert f["message"] == "table public_record.pub_serious_dishonest is missing from the candidate"
-    f = _find(res, "panorama.dim_entity", "expect_column_values_to_match_regex", "division_code")
-    assert f["message"] == "column division_code is missing from panorama.dim_entity"
+    f = _find(res, "entity.dim_entity", "expect_column_values_to_match_regex", "division_code")
+    assert f["message"] == "column division_code is missing from entity.dim_entity"
     assert len(res.failures) == 2
 
 

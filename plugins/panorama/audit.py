@@ -7,7 +7,6 @@ The report names what failed with a few example keys; it never carries personal 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -15,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from panorama.dbt_runner import DbtResult, run_dbt
+from panorama.pii import mask_personal_data
 from panorama.settings import Settings
-
-# Values that look like ID-card numbers or mobile numbers are masked in any example we report.
-_PII = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15}|1[3-9]\d{9})(?!\d)")
 
 
 def mask_pii(text: str) -> str:
-    return _PII.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 3), text)
+    """Any ID-card-shaped or mobile-shaped part of ``text`` replaced by a label."""
+    return str(mask_personal_data(text))
 
 
 class AuditFailed(RuntimeError):
