@@ -191,7 +191,7 @@ def _prepare_sql(divisions: list[tuple[str, str]]) -> tuple[str, str]:
                 cast(null as boolean) as is_registered,
                 case when record_kind in ({consumer_kinds}) then 'consumer' else 'department' end
                     as name_origin,
-                {features('coalesce(party_name, name_key)', 'address', 'division_code')},
+                {features("coalesce(party_name, name_key)", "address", "division_code")},
                 nullif(trim(cast(legal_rep as varchar)), '') as legal_rep,
                 nullif(uscc, '') as uscc
             from candidates
@@ -229,7 +229,7 @@ def _prepare_sql(divisions: list[tuple[str, str]]) -> tuple[str, str]:
                 n.entity_id,
                 true as is_registered,
                 n.name_rank,
-                {features('n.name', 'reg.address', 'reg.division_code')},
+                {features("n.name", "reg.address", "reg.division_code")},
                 nullif(trim(cast(reg.legal_rep as varchar)), '') as legal_rep,
                 reg.uscc
             from names as n
@@ -240,7 +240,7 @@ def _prepare_sql(divisions: list[tuple[str, str]]) -> tuple[str, str]:
                 uscc as entity_id,
                 false as is_registered,
                 2 as name_rank,
-                {features('coalesce(party_name, name_key)', 'address', 'division_code')},
+                {features("coalesce(party_name, name_key)", "address", "division_code")},
                 nullif(trim(cast(legal_rep as varchar)), '') as legal_rep,
                 uscc
             from candidates
@@ -268,33 +268,40 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
     )
     name = cl.CustomComparison(
         output_column_name="name",
-        comparison_description="名称 (full-width folded; core = without place prefix and legal form)",
+        comparison_description="名称 (folded; core = no place prefix, no legal form)",
         comparison_levels=[
             cll.NullLevel("name_full"),
             cll.CustomLevel(
                 "name_full_l = name_full_r "
                 "and coalesce(name_origin_l, name_origin_r) = 'department'",
                 "full name equal, department record",
-            ).configure(m_probability=department_share * DEPARTMENT_NAME_AGREEMENT,
-                        fix_m_probability=True),
-            cll.ExactMatchLevel("name_full").configure(label_for_charts="full name equal"),
+            ).configure(
+                m_probability=department_share * DEPARTMENT_NAME_AGREEMENT, fix_m_probability=True
+            ),
+            cll.ExactMatchLevel("name_full").configure(
+                label_for_charts="full name equal", m_probability=0.3
+            ),
             cll.CustomLevel(
                 "name_core_l = name_core_r and length(name_core_l) >= 2",
                 "core name equal",
-            ),
+            ).configure(m_probability=0.4),
             cll.CustomLevel(
                 "(length(name_core_r) >= 3 and contains(name_full_l, name_core_r)) "
                 "or (length(name_core_l) >= 3 and contains(name_full_r, name_core_l))",
                 "core name contained",
-            ),
+            ).configure(m_probability=0.05),
             cll.CustomLevel(
                 "length(name_core_l) >= 3 and length(name_core_r) >= 3 "
                 "and levenshtein(name_core_l, name_core_r) <= 3",
                 "core within one character",
+            ).configure(m_probability=0.1),
+            cll.CustomLevel(f"{jaccard} >= 0.5", "core bigram jaccard >= 0.5").configure(
+                m_probability=0.05
             ),
-            cll.CustomLevel(f"{jaccard} >= 0.5", "core bigram jaccard >= 0.5"),
-            cll.CustomLevel(f"{jaccard} >= 0.25", "core bigram jaccard >= 0.25"),
-            cll.ElseLevel(),
+            cll.CustomLevel(f"{jaccard} >= 0.25", "core bigram jaccard >= 0.25").configure(
+                m_probability=0.03
+            ),
+            cll.ElseLevel().configure(m_probability=0.07),
         ],
     )
     address = cl.CustomComparison(
@@ -302,15 +309,15 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
         comparison_description="住所 (without province/city/division prefix)",
         comparison_levels=[
             cll.NullLevel("address_norm"),
-            cll.ExactMatchLevel("address_norm"),
+            cll.ExactMatchLevel("address_norm").configure(m_probability=0.9),
             cll.CustomLevel(
                 "regexp_extract(address_norm_l, '([0-9]+)号', 1) "
                 "= regexp_extract(address_norm_r, '([0-9]+)号', 1) "
                 "and regexp_extract(address_norm_l, '([0-9]+)号', 1) <> '' "
                 "and jaro_winkler_similarity(address_norm_l, address_norm_r) >= 0.85",
                 "same house number, address jaro-winkler >= 0.85",
-            ),
-            cll.ElseLevel(),
+            ).configure(m_probability=0.05),
+            cll.ElseLevel().configure(m_probability=0.05),
         ],
     )
     # A USCC identifies one entity: the same first 17 characters (a wrong check character) is
@@ -321,11 +328,20 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
         comparison_description="统一社会信用代码 as delivered (first 17 characters)",
         comparison_levels=[
             cll.NullLevel("uscc"),
-            cll.CustomLevel("left(uscc_l, 17) = left(uscc_r, 17)", "same first 17 characters")
-            .configure(m_probability=0.98, u_probability=1e-6,
-                       fix_m_probability=True, fix_u_probability=True),
-            cll.ElseLevel().configure(m_probability=0.02, u_probability=1.0,
-                                      fix_m_probability=True, fix_u_probability=True),
+            cll.CustomLevel(
+                "left(uscc_l, 17) = left(uscc_r, 17)", "same first 17 characters"
+            ).configure(
+                m_probability=0.98,
+                u_probability=1e-6,
+                fix_m_probability=True,
+                fix_u_probability=True,
+            ),
+            cll.ElseLevel().configure(
+                m_probability=0.02,
+                u_probability=1.0,
+                fix_m_probability=True,
+                fix_u_probability=True,
+            ),
         ],
     )
     return SettingsCreator(
@@ -335,8 +351,8 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
         comparisons=[
             name,
             address,
-            cl.ExactMatch("division"),
-            cl.ExactMatch("legal_rep"),
+            cl.ExactMatch("division").configure(m_probabilities=[0.95, 0.05]),
+            cl.ExactMatch("legal_rep").configure(m_probabilities=[0.9, 0.1]),
             code,
         ],
         blocking_rules_to_generate_predictions=[
@@ -421,7 +437,9 @@ def match_unresolved(
     from splink import DuckDBAPI, Linker
 
     if not 0 < review_floor <= threshold <= 1:
-        raise ValueError(f"need 0 < review_floor <= threshold <= 1, got {review_floor}, {threshold}")
+        raise ValueError(
+            f"need 0 < review_floor <= threshold <= 1, got {review_floor}, {threshold}"
+        )
     candidate_db, out_dir, model_dir = Path(candidate_db), Path(out_dir), Path(model_dir)
     if not candidate_db.exists():
         raise FileNotFoundError(f"candidate DuckDB file not found: {candidate_db}")
@@ -440,7 +458,10 @@ def match_unresolved(
         mark = now
 
     con = duckdb.connect(":memory:")
-    con.execute(f"set memory_limit = '{memory_limit or os.environ.get('PANORAMA_DUCKDB_MEMORY_LIMIT', '12GB')}'")
+    con.execute(
+        "set memory_limit = "
+        + _sql_str(memory_limit or os.environ.get("PANORAMA_DUCKDB_MEMORY_LIMIT", "12GB"))
+    )
     if threads:
         con.execute(f"set threads = {int(threads)}")
     con.execute("set preserve_insertion_order = false")
@@ -553,7 +574,7 @@ def match_unresolved(
             order by record_id""",
         matches_path,
     )
-    n_review = _write_parquet(
+    _write_parquet(
         con,
         f"""with grey as (
                 select record_id from resolution_posterior
@@ -573,7 +594,8 @@ def match_unresolved(
         f"select count(distinct record_id) from read_parquet('{review_path}')"
     ).fetchone()[0]
     n_above = con.execute(
-        f"select count(*) from read_parquet('{matches_path}') where match_probability >= {threshold}"
+        f"select count(*) from read_parquet('{matches_path}') "
+        f"where match_probability >= {threshold}"
     ).fetchone()[0]
     lap("write")
     con.close()
@@ -597,6 +619,11 @@ def match_unresolved(
     )
     log.info(
         "probabilistic matching: %d records, %d linked (p >= %s), %d to review, %d pairs, %.1fs",
-        n_records, n_above, threshold, n_review_records, n_pairs, seconds["total"],
+        n_records,
+        n_above,
+        threshold,
+        n_review_records,
+        n_pairs,
+        seconds["total"],
     )
     return outcome.to_dict()

@@ -76,13 +76,13 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
             f"""
             create temp table scored as
             with truth as (
-                select feed, {_BASENAME.format(col='source_file')} as file, source_row,
+                select feed, {_BASENAME.format(col="source_file")} as file, source_row,
                     true_entity_id, related_entity_id
                 from read_parquet('{truth}')
             ),
             links as (
                 select any_value(feed) as feed,
-                    any_value({_BASENAME.format(col='source_file')}) as file,
+                    any_value({_BASENAME.format(col="source_file")}) as file,
                     any_value(source_row) as source_row,
                     any_value(entity_id) as entity_id,
                     any_value(resolution_method) as resolution_method
@@ -90,7 +90,7 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
                 group by record_id
             ),
             unresolved as (
-                select feed, {_BASENAME.format(col='source_file')} as file, source_row,
+                select feed, {_BASENAME.format(col="source_file")} as file, source_row,
                     unresolved_reason, {review_col} as review_candidate_entity_id
                 from entity.rpt_unresolved_records
             ),
@@ -150,7 +150,11 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
             }
         per_step: dict[str, Any] = {}
         for step in ("identifier", "probabilistic"):
-            ms = [v for k, v in per_method.items() if (k == "probabilistic") == (step == "probabilistic")]
+            ms = [
+                v
+                for k, v in per_method.items()
+                if (k == "probabilistic") == (step == "probabilistic")
+            ]
             links = sum(m["links"] for m in ms)
             correct = sum(m["correct_links"] for m in ms)
             per_step[step] = {
@@ -165,7 +169,8 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
         )
         review = rows(
             "select count(*) as rows, "
-            "count(*) filter (where review_candidate_entity_id = true_entity_id) as right_candidate, "
+            "count(*) filter (where review_candidate_entity_id = true_entity_id) "
+            "as right_candidate, "
             "count(*) filter (where true_entity_id is null or not true_registered) "
             "as outside_register "
             "from scored where review_candidate_entity_id is not null"
@@ -186,7 +191,8 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
             "from scored where outcome <> 'absent' and related_entity_id is null"
         )[0]
         absent = rows(
-            "select feed, count(*) as n from scored where outcome = 'absent' group by feed order by feed"
+            "select feed, count(*) as n from scored where outcome = 'absent' "
+            "group by feed order by feed"
         )
     finally:
         con.close()

@@ -1,0 +1,218 @@
+"""Probabilistic entity resolution end to end on a generated population: extract every feed
+(the exchange-platform feed over real HTTP), dbt up to the matcher's hand-off, the Splink
+matcher, the rest of the dbt build, then resolution quality against the ground truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from panorama.dbt_runner import run_dbt
+from panorama.settings import get_settings
+
+pytestmark = pytest.mark.slow
+
+DS = "2026-11-24"
+HANDOFF = [
+    "build",
+    "--select",
+    "+int_resolution__candidates_unmatched",
+    "--exclude-resource-type",
+    "test",
+]
+# The pipeline builds everything else; the test builds what the panorama's resolution needs.
+REST = [
+    "build",
+    "--select",
+    "+dim_entity",
+    "+fct_entity_event",
+    "+rpt_unresolved_records",
+    "--exclude",
+    "+int_resolution__candidates_unmatched",
+    "--exclude-resource-type",
+    "test",
+]
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory):
+    from panorama.exchange_server import serve
+    from panorama.extract import extract_feed
+    from panorama.resolution import match_unresolved
+    from panorama.resolution_quality import score
+    from panorama.synth import generate
+    from panorama.synth.deliveries import EXCHANGE_JSONL, FEEDS
+
+    mp = pytest.MonkeyPatch()
+    data = tmp_path_factory.mktemp("resolution") / "data"
+    mp.setenv("PANORAMA_DATA_DIR", str(data))
+    generate(data, entities=1500, seed=11, as_of=date.fromisoformat(DS), progress=False)
+    settings = get_settings()
+    with serve(settings.landing_dir / EXCHANGE_JSONL, token="t0ken") as server:
+        mp.setenv(
+            "AIRFLOW_CONN_EXCHANGE_PLATFORM",
+            f"http://exchange:t0ken@{server.url.split('://', 1)[1]}",
+        )
+        for feed in FEEDS:
+            extract_feed(feed, DS, settings)
+    run = settings.build_dir / "runs" / "t"
+    db = run / "candidate.duckdb"
+    common = dict(settings=settings, db_path=db, run_dir=run, as_of=DS, run_id="t")
+    first = run_dbt(HANDOFF, **common)
+    assert first.success, first.log_tail
+    out = match_unresolved(db, settings.data_dir / "resolution", run / "resolution_model", seed=42)
+    second = run_dbt(REST, **common, extra_vars={"use_probabilistic_matches": True})
+    assert second.success, second.log_tail
+    quality = score(db, settings.ground_truth_dir)
+    yield {
+        "settings": settings,
+        "db": db,
+        "run": run,
+        "match": out,
+        "quality": quality,
+        "common": common,
+    }
+    mp.undo()
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_precision_and_recall_meet_the_target(resolved):
+    q = resolved["quality"]
+    print(json.dumps({k: q[k] for k in ("overall", "per_step", "review")}, indent=1))
+    assert q["overall"]["precision"] >= 0.995
+    assert q["overall"]["recall"] >= 0.97
+    assert q["per_step"]["probabilistic"]["precision"] >= 0.99
+    assert q["natural_persons"]["linked"] == 0, "a natural person is not the business he runs"
+    assert q["outside_register"]["linked"] == 0
+
+
+def test_complaints_are_linked_mostly_by_the_probabilistic_step(resolved):
+    by_method = resolved["quality"]["complaint_links_by_method"]
+    assert by_method.get("probabilistic", 0) > 0.6 * sum(by_method.values()), by_method
+    assert resolved["quality"]["per_feed"]["complaint__12315"]["recall"] >= 0.95
+
+
+def test_matches_reach_dbt_with_the_model_version(resolved):
+    out, db = resolved["match"], resolved["db"]
+    assert Path(out["model_path"]).exists()
+    model = json.loads(Path(out["model_path"]).read_text(encoding="utf-8"))
+    assert model["link_type"] == "link_only" and len(model["comparisons"]) == 5
+    matches = pq.read_table(out["matches_path"]).to_pylist()
+    assert matches and {m["model_version"] for m in matches} == {out["model_version"]}
+    linked = _rows(
+        db,
+        "select count(*), min(match_probability), count(distinct match_model_version)"
+        " from intermediate.int_resolution__records"
+        " where resolution_method = 'probabilistic'",
+    )[0]
+    assert linked[0] == out["above_threshold"] > 0
+    assert linked[1] >= 0.9 and linked[2] == 1
+
+
+def test_grey_zone_reaches_the_review_report(resolved):
+    out, db = resolved["match"], resolved["db"]
+    review = pq.read_table(out["review_path"]).to_pylist()
+    assert out["review"] > 0 and review
+    assert all(r["candidate_rank"] <= 3 for r in review)
+    top = {
+        r["record_id"]: (r["entity_id"], r["match_probability"])
+        for r in review
+        if r["candidate_rank"] == 1
+    }
+    assert all(0.3 <= p < 0.9 for _, p in top.values())
+    reported = dict(
+        _rows(
+            db,
+            "select record_id, review_candidate_entity_id"
+            " from entity.rpt_unresolved_records"
+            " where review_candidate_entity_id is not null",
+        )
+    )
+    assert reported == {rid: e for rid, (e, _) in top.items()}
+
+
+def test_unmatched_records_are_reported_not_dropped(resolved):
+    db = resolved["db"]
+    handed_off, linked, unresolved = _rows(
+        db,
+        """
+        select count(*),
+            count(*) filter (where r.resolution_method = 'probabilistic'),
+            count(*) filter (where u.record_id is not null)
+        from intermediate.int_resolution__candidates_unmatched as c
+        left join intermediate.int_resolution__records as r using (record_id)
+        left join entity.rpt_unresolved_records as u using (record_id)""",
+    )[0]
+    assert handed_off == linked + unresolved
+    vendors = _rows(
+        db,
+        "select count(*) from entity.rpt_unresolved_records"
+        " where feed = 'complaint__12315' and unresolved_reason = 'no_identifier'"
+        " and review_candidate_entity_id is null",
+    )[0][0]
+    assert vendors > 0  # unlicensed street vendors stay unresolved, with their provenance
+
+
+def test_dbt_tests_of_resolution_models_pass(resolved):
+    result = run_dbt(
+        [
+            "test",
+            "--select",
+            "int_resolution__records",
+            "rpt_unresolved_records",
+            "stg_resolution__probabilistic_matches",
+            "int_resolution__candidates_unmatched",
+        ],
+        **resolved["common"],
+        extra_vars={"use_probabilistic_matches": True},
+    )
+    assert result.success, [f"{n.unique_id}: {n.message}" for n in result.failed_nodes()]
+
+
+def test_names_are_compared_without_place_prefix_and_legal_form(tmp_path):
+    from panorama.resolution import _prepare_sql, load_divisions
+
+    db = tmp_path / "c.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema intermediate")
+        con.execute("""create table intermediate.int_resolution__candidates_unmatched as
+            select * from (values
+              ('r1', 'complaint', 'ＡＢＣ老张饭店', '德州市德城区新华路１２号',
+               null, null, null, null),
+              ('r2', 'penalty', '山东鲁祥（德州）商贸有限公司 ', null, null, '王五', null, null),
+              ('r3', 'abnormal_list', '平原县平安水果店', null, null, null, 'X',
+               'uscc_not_registered')
+            ) as t(record_id, record_kind, party_name, address, division_code, legal_rep, uscc,
+                   unresolved_reason)""")
+        con.execute(
+            "alter table intermediate.int_resolution__candidates_unmatched "
+            "add column name_key varchar"
+        )
+    con = duckdb.connect(":memory:")
+    con.execute(f"attach '{db}' as cand (read_only)")
+    con.execute(
+        "create temp view candidates as "
+        "select * from cand.intermediate.int_resolution__candidates_unmatched"
+    )
+    records_sql, _ = _prepare_sql(
+        load_divisions(get_settings().dbt_project_dir / "seeds" / "ref_divisions.csv")
+    )
+    con.execute(records_sql)
+    got = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select unique_id, name_origin, name_full, name_core, address_norm, division "
+            "from resolution_records"
+        ).fetchall()
+    }
+    assert got["r1"] == ("consumer", "ABC老张饭店", "ABC老张饭店", "新华路12号", None)
+    assert got["r2"] == ("department", "山东鲁祥德州商贸有限公司", "鲁祥德州商贸", None, None)
+    assert got["r3"][2:] == ("平安水果店", None, "371426")
