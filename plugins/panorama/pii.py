@@ -10,8 +10,9 @@ YYYYMMDD, a 3-digit sequence and an ISO 7064 MOD 11-2 check character (0-9 or X)
 Mainland mobile numbers: 11 digits ``1[3-9]x xxxx xxxx``, optionally after +86 and written
 with spaces or hyphens between the groups.
 
-Matches are anchored on digit boundaries so that the long digit runs inside USCCs, decision
-numbers and amounts are not mistaken for either.
+Matches are anchored on letter-or-digit boundaries so that the digit runs inside USCCs,
+decision numbers, amounts and hexadecimal record ids are not mistaken for either; Chinese
+text, spaces and punctuation around a number count as boundaries.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ ID_CARD_SHAPE = (
 )
 MOBILE_SHAPE = r"(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}"
 
-_ID_CARD = re.compile(rf"(?<![0-9])({ID_CARD_SHAPE})(?![0-9])")
-_MOBILE = re.compile(rf"(?<![0-9])({MOBILE_SHAPE})(?![0-9])")
+_ID_CARD = re.compile(rf"(?<![0-9A-Za-z])({ID_CARD_SHAPE})(?![0-9A-Za-z])")
+_MOBILE = re.compile(rf"(?<![0-9A-Za-z])({MOBILE_SHAPE})(?![0-9A-Za-z])")
 _ID_CARD_FULL = re.compile(rf"^{ID_CARD_SHAPE}$")
 
 ID_CARD_MASK = "[ID-card number masked]"
@@ -73,13 +74,13 @@ def mask_personal_data(value: object) -> object:
 
 
 # ---------------------------------------------------------------------------- DuckDB (RE2) twins
-# RE2 has no look-around: boundaries are matched as (^|[^0-9]) ... ($|[^0-9]) and kept.
+# RE2 has no look-around: boundaries are matched as (^|[^0-9A-Za-z]) ... ($|[^0-9A-Za-z]) and kept.
 
-_SQL_ID_CARD = rf"(^|[^0-9]){ID_CARD_SHAPE}($|[^0-9])"
-_SQL_MOBILE = rf"(^|[^0-9]){MOBILE_SHAPE}($|[^0-9])"
+_SQL_ID_CARD = rf"(^|[^0-9A-Za-z]){ID_CARD_SHAPE}($|[^0-9A-Za-z])"
+_SQL_MOBILE = rf"(^|[^0-9A-Za-z]){MOBILE_SHAPE}($|[^0-9A-Za-z])"
 _SQL_DIGIT_RUNS = r"[0-9]+[Xx]?"
 # Either shape, with its boundaries: values without a match skip the replacements.
-_SQL_GUARD = rf"(^|[^0-9])({ID_CARD_SHAPE}|{MOBILE_SHAPE})($|[^0-9])"
+_SQL_GUARD = rf"(^|[^0-9A-Za-z])({ID_CARD_SHAPE}|{MOBILE_SHAPE})($|[^0-9A-Za-z])"
 
 
 def _sql_str(text: str) -> str:
