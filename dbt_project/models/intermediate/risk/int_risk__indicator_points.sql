@@ -3,7 +3,9 @@
       per_unit  points × value, capped at max_points
       at_least  points when value >= threshold
       below     points when value <  threshold
-    Several weight rows for one indicator add up. Only rows earning points are kept. -#}
+    Several weight rows for one indicator add up. Negative points mark protective indicators
+    (long-established, larger capital). Only rows earning points (positive or negative) are
+    kept. -#}
 with
 
 entity_models as (
@@ -52,4 +54,4 @@ select
     sum(points) as points
 from weighted
 group by entity_id, model_name, model_role, indicator
-having sum(points) > 0
+having sum(points) <> 0

@@ -23,9 +23,21 @@ listings as (
 
 relationships as (
 
-    select entity_id_a as entity_id, entity_id_b as related_id from {{ ref('int_entity__relationships') }}
+    select entity_id_a as entity_id, entity_id_b as related_id, relationship_type
+    from {{ ref('int_entity__relationships') }}
     union
-    select entity_id_b, entity_id_a from {{ ref('int_entity__relationships') }}
+    select entity_id_b, entity_id_a, relationship_type
+    from {{ ref('int_entity__relationships') }}
+
+),
+
+address_shared as (
+
+    -- 一址多照: other registered entities at the same address
+    select entity_id, count(distinct related_id) as address_shared_entities
+    from relationships
+    where relationship_type = 'shared_address'
+    group by entity_id
 
 ),
 
@@ -61,6 +73,7 @@ select
     attributes.entity_type,
     attributes.base_risk_model,
     attributes.industry_risk_model,
+    (attributes.entity_type = 'individual')::int as individual_business,
     attributes.age_years as entity_age_years,
     registry.registered_capital::double as registered_capital,
     attributes.industry_risk_level::double as industry_risk_level,
@@ -83,7 +96,8 @@ select
     coalesce(spot_checks.spot_check_problems_in_window, 0) as spot_check_problems_3y,
     coalesce(spot_checks.spot_check_unreachable_in_window, 0) as spot_check_unreachable_3y,
     coalesce(complaints.complaints_in_window, 0) as complaints_12m,
-    coalesce(related_bad.related_bad_entities, 0) as related_bad_entities
+    coalesce(related_bad.related_bad_entities, 0) as related_bad_entities,
+    coalesce(address_shared.address_shared_entities, 0) as address_shared_entities
 from attributes
 inner join registry on registry.entity_id = attributes.entity_id
 left join {{ ref('int_entity__changes') }} as changes on changes.entity_id = attributes.entity_id
@@ -97,4 +111,5 @@ left join {{ ref('int_entity__spot_checks') }} as spot_checks
 left join {{ ref('int_entity__complaints') }} as complaints
     on complaints.entity_id = attributes.entity_id
 left join related_bad on related_bad.entity_id = attributes.entity_id
+left join address_shared on address_shared.entity_id = attributes.entity_id
 left join legal_rep_debtors on legal_rep_debtors.entity_id = attributes.entity_id

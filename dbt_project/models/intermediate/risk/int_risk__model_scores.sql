@@ -1,5 +1,6 @@
 {#- Score 0–1000 (higher = riskier) of each entity in each model that grades it: the sum of
-    its indicator points, capped at 1000. Entities earning no points score 0. -#}
+    its indicator points (protective indicators earn negative points), kept inside [0, 1000].
+    Entities earning no points score 0. -#}
 with
 
 entity_models as (
@@ -27,7 +28,7 @@ select
     entity_models.entity_id,
     entity_models.model_name,
     entity_models.model_role,
-    cast(round(least(coalesce(points.points, 0), 1000)) as integer) as score
+    cast(round(greatest(least(coalesce(points.points, 0), 1000), 0)) as integer) as score
 from entity_models
 left join points
     on points.entity_id = entity_models.entity_id

@@ -6,8 +6,8 @@
         on_schema_change='append_new_columns'
     )
 }}
-{#- 分类历史: one row per entity and period in which its grade, score and deciding model
-    stayed the same. valid_from/valid_to are logical dates (var as_of_date), valid_to is
+{#- 分类历史: one row per entity and period in which its grade, score, deciding model and
+    fired overrides stayed the same (with the reasons and indicator points of the period). valid_from/valid_to are logical dates (var as_of_date), valid_to is
     exclusive and null while current. Kept across runs: the warehouse file persists and this
     model only appends new periods and closes changed ones. Re-running the same as_of_date
     replaces that date's rows. Grade as of date D:
@@ -18,16 +18,26 @@ with
 
 current_grades as (
 
-    select entity_id, grade, score, model_name, as_of_date
+    select
+        entity_id, grade, score, model_name, overrides_fired, reasons, indicator_points, as_of_date
     from {{ ref('fct_risk_grade') }}
 
 ),
 
 {% if is_incremental() %}
 
+{#- columns added after a history table was first built read as null until written -#}
+{%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+
 open_periods as (
 
-    select * from {{ this }}
+    select
+        history_id, entity_id, grade, score, model_name,
+        {%- for column in ['overrides_fired', 'reasons', 'indicator_points'] %}
+        {% if column in existing %}{{ column }}{% else %}cast(null as varchar) as {{ column }}{% endif %},
+        {%- endfor %}
+        valid_from, valid_to, is_current
+    from {{ this }}
     where is_current and valid_from <= {{ as_of_date() }}
 
 ),
@@ -42,6 +52,7 @@ changed as (
         or open_periods.grade is distinct from current_grades.grade
         or open_periods.score is distinct from current_grades.score
         or open_periods.model_name is distinct from current_grades.model_name
+        or open_periods.overrides_fired is distinct from current_grades.overrides_fired
 
 ),
 
@@ -53,6 +64,9 @@ closed as (
         open_periods.grade,
         open_periods.score,
         open_periods.model_name,
+        open_periods.overrides_fired,
+        open_periods.reasons,
+        open_periods.indicator_points,
         open_periods.valid_from,
         {{ as_of_date() }} as valid_to,
         false as is_current
@@ -64,6 +78,7 @@ closed as (
             or open_periods.grade is distinct from current_grades.grade
             or open_periods.score is distinct from current_grades.score
             or open_periods.model_name is distinct from current_grades.model_name
+            or open_periods.overrides_fired is distinct from current_grades.overrides_fired
         )
 
 ),
@@ -86,6 +101,9 @@ opened as (
         grade,
         score,
         model_name,
+        overrides_fired,
+        reasons,
+        indicator_points,
         as_of_date as valid_from,
         cast(null as date) as valid_to,
         true as is_current
