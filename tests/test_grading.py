@@ -1,0 +1,240 @@
+"""Risk grading with real dbt builds: the policy lives in seeds (a weight change moves grades
+with no SQL edit), a new penalty moves an A entity as the overrides say and history keeps both
+periods, the change report explains it, reasons cite the records, and the score ranks a
+generated population like its latent risk (Spearman >= 0.8).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import math
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from panorama.grading_quality import build_population, build_warehouse, evaluate, format_report
+from panorama.settings import get_settings
+from raw_fixtures import write_extra_penalty, write_raw_fixture
+
+pytestmark = pytest.mark.slow
+
+THRESHOLDS = {"A": 0, "B": 200, "C": 500, "D": 750}
+
+
+def _grade(score: float) -> str:
+    return max((g for g, low in THRESHOLDS.items() if score >= low), key=THRESHOLDS.get)
+
+
+def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def _settings(data_dir: Path, project_dir: Path | None = None):
+    base = get_settings()
+    return dataclasses.replace(
+        base, data_dir=data_dir, dbt_project_dir=project_dir or base.dbt_project_dir
+    )
+
+
+def _copy_project(dest: Path) -> Path:
+    src = get_settings().dbt_project_dir
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def fixture_builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The hand-made raw zone built twice on one file: at ds, then a week later with one new
+    penalty for E15 (a co-operative graded A with no records at all)."""
+    data = tmp_path_factory.mktemp("grading_fixture")
+    fx = write_raw_fixture(data / "raw")
+    settings = _settings(data)
+    db = build_warehouse(settings, fx["ds"], "fixture.duckdb")
+    first = data / "after_first.duckdb"
+    shutil.copyfile(db, first)
+    ds2 = (dt.date.fromisoformat(fx["ds"]) + dt.timedelta(days=7)).isoformat()
+    write_extra_penalty(
+        data / "raw", ds2, fx["uscc"]["E15"], fx["names"]["E15"], "德市监罚〔2026〕77号"
+    )
+    build_warehouse(settings, ds2, "fixture.duckdb")
+    return {**fx, "data": data, "db1": first, "db2": db, "ds2": ds2}
+
+
+def test_reasons_cite_overrides_indicators_and_records(fixture_builds: dict) -> None:
+    db, u = fixture_builds["db1"], fixture_builds["uscc"]
+    reasons, event_ids = _rows(
+        db,
+        "select reasons, reason_event_ids from risk.fct_risk_grade where entity_id = ?",
+        [u["E08"]],
+    )[0]
+    assert reasons.startswith("直接判级：列入严重违法失信名单（现列入）（不低于D类）")
+    assert "现列入严重违法失信名单（+" in reasons and "2025-08-01" in reasons
+    events = _rows(
+        db,
+        "select event_type from entity.fct_entity_event where event_id in "
+        "(select unnest(string_split(?, ',')))",
+        [event_ids],
+    )
+    assert events and {e for (e,) in events} <= {"serious_dishonest_listed"}
+    # a penalty reason names the decision number and date, with the window in the label
+    (reasons,) = _rows(
+        db, "select reasons from risk.fct_risk_grade where entity_id = ?", [u["E17"]]
+    )[0]
+    assert "行政处罚次数（近3年）=1次" in reasons and "德市监罚〔2026〕17号" in reasons
+    assert "2026-03-10" in reasons
+
+
+def test_indicators_cover_five_dimensions_each_defined_once(fixture_builds: dict) -> None:
+    db = fixture_builds["db1"]
+    defined = _rows(db, "select indicator, dimension from reference.risk_indicators")
+    dims = {d for _, d in defined}
+    assert dims == {"基本属性", "动态信息", "监管信息", "关联关系", "社会评价"}
+    assert len(defined) >= 20 and len({i for i, _ in defined}) == len(defined)
+    columns = {
+        c
+        for (c,) in _rows(
+            db,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'intermediate' and table_name = 'int_risk__indicators'",
+        )
+    }
+    assert {i for i, _ in defined} <= columns
+    models = {m for (m,) in _rows(db, "select model_name from reference.risk_models")}
+    assert {"general", "individual", "food", "special_equipment"} <= models
+
+
+def test_new_penalty_moves_a_entity_and_history_keeps_both(fixture_builds: dict) -> None:
+    u, ds, ds2 = fixture_builds["uscc"], fixture_builds["ds"], fixture_builds["ds2"]
+    e15 = u["E15"]
+    before = _rows(
+        fixture_builds["db1"],
+        "select grade, overrides_fired from risk.fct_risk_grade where entity_id = ?",
+        [e15],
+    )
+    assert before == [("A", None)]
+    db = fixture_builds["db2"]
+    grade, fired, score = _rows(
+        db,
+        "select grade, overrides_fired, score from risk.fct_risk_grade where entity_id = ?",
+        [e15],
+    )[0]
+    # the rule: any penalty inside the penalties window -> at least B (seed risk_overrides)
+    assert (grade, fired) == ("B", "penalty_recent")
+    history = _rows(
+        db,
+        "select grade, valid_from, valid_to, is_current from risk.fct_risk_grade_history "
+        "where entity_id = ? order by valid_from",
+        [e15],
+    )
+    assert [(g, str(f), None if t is None else str(t), c) for g, f, t, c in history] == [
+        ("A", ds, ds2, False),
+        ("B", ds2, None, True),
+    ]
+    # grade as of a date: one query
+    as_of = (
+        "select grade from risk.fct_risk_grade_history where entity_id = ? "
+        "and valid_from <= ?::date and (valid_to is null or valid_to > ?::date)"
+    )
+    assert _rows(db, as_of, [e15, ds, ds]) == [("A",)]
+    assert _rows(db, as_of, [e15, ds2, ds2]) == [("B",)]
+    # the change report says what changed and why
+    change = _rows(
+        db,
+        "select previous_grade, grade, direction, overrides_started, indicator_changes "
+        "from risk.rpt_grade_changes where entity_id = ?",
+        [e15],
+    )
+    assert len(change) == 1
+    prev, new, direction, started, indicators = change[0]
+    assert (prev, new, direction) == ("A", "B", "风险上升")
+    assert "受到行政处罚" in started
+    assert "行政处罚次数 0→1" in indicators
+    # entities whose grade did not change are not reported
+    changed = {e for (e,) in _rows(db, "select entity_id from risk.rpt_grade_changes")}
+    assert u["E08"] not in changed and u["E01"] not in changed
+
+
+def test_loan_ceiling_follows_rule_table(fixture_builds: dict) -> None:
+    db = fixture_builds["db1"]
+    rows = _rows(
+        db,
+        "select c.grade, c.entity_type, c.registered_capital, c.suggested_ceiling_wan, "
+        "r.capital_multiple, r.min_ceiling_wan, r.max_ceiling_wan "
+        "from finance.rpt_credit_loan_ceiling c "
+        "join reference.finance_credit_loan_rules r using (entity_type, grade)",
+    )
+    assert len(rows) == 20
+    for grade, _, capital, ceiling, multiple, low, high in rows:
+        scaled = float(capital) * multiple if capital is not None else low
+        expected = min(high, max(low, scaled))
+        assert float(ceiling) == pytest.approx(round(expected, 1)), (grade, capital)
+        if grade == "D":
+            assert ceiling == 0
+
+
+def test_weight_change_in_seed_moves_grades_without_sql(
+    fixture_builds: dict, tmp_path: Path
+) -> None:
+    """Raise the general model's points per penalty in a copy of the project: E02 (one
+    penalty, general model) gains exactly the difference and is graded by its new score."""
+    u = fixture_builds["uscc"]
+    old_db = fixture_builds["db1"]
+    e02 = u["E02"]
+    raw_points = _rows(
+        old_db,
+        "select sum(points) from intermediate.int_risk__indicator_points "
+        "where entity_id = ? and model_name = 'general'",
+        [e02],
+    )[0][0]
+    project = _copy_project(tmp_path / "dbt_project")
+    weights = project / "seeds" / "risk_indicator_weights.csv"
+    with weights.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    (row,) = [r for r in rows if r["model_name"] == "general" and r["indicator"] == "penalties_3y"]
+    old_points, new_points = float(row["points"]), 900.0
+    row["points"], row["max_points"] = "900", "3600"
+    with weights.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    data = tmp_path / "data"
+    shutil.copytree(fixture_builds["data"] / "raw", data / "raw")
+    shutil.rmtree(data / "raw" / "penalty__amr" / f"load_date={fixture_builds['ds2']}")
+    new_db = build_warehouse(_settings(data, project), fixture_builds["ds"], "reweighted.duckdb")
+    expected_score = math.floor(max(0.0, min(1000.0, raw_points + new_points - old_points)) + 0.5)
+    score, grade, model = _rows(
+        new_db,
+        "select score, grade, model_name from risk.fct_risk_grade where entity_id = ?",
+        [e02],
+    )[0]
+    assert (score, model) == (expected_score, "general")
+    assert grade == max(_grade(expected_score), "B")
+    old_grade = _rows(old_db, "select grade from risk.fct_risk_grade where entity_id = ?", [e02])
+    assert old_grade == [("B",)] and grade > "B"
+    # entities without a penalty keep their grade
+    unchanged = u["E15"]
+    assert _rows(
+        new_db, "select grade from risk.fct_risk_grade where entity_id = ?", [unchanged]
+    ) == [("A",)]
+
+
+def test_score_tracks_latent_risk_on_generated_population(tmp_path: Path) -> None:
+    db = build_population(tmp_path / "data", 3_000, seed=20240101, as_of=dt.date(2026, 6, 30))
+    result = evaluate(db, tmp_path / "data" / "ground_truth")
+    print(format_report(result))
+    assert result["entities"] >= 2_950
+    assert result["spearman"] >= 0.8
+    confusion = result["confusion"]
+    assert sum(sum(row.values()) for row in confusion.values()) == result["entities"]
+    # the diagonal dominates its corners: few latent-D entities graded A and vice versa
+    assert confusion["A"]["D"] < confusion["A"]["A"] / 10
+    assert confusion["D"]["D"] > confusion["D"]["A"]
+    assert sum(result["distribution"].values()) == pytest.approx(1.0, abs=1e-3)
+    # D is the largest class among individual businesses, as in 德城区
+    individual = result["distribution_by_type"]["individual"]
+    assert individual["D"] > individual["A"] and individual["D"] > 0.2
