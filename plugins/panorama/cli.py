@@ -93,12 +93,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"the DAG run failed (exit {code}); see {log_path}", file=sys.stderr)
         _print_tail(log_path)
         return code
+    _print_accounting(settings)
     print(f"\nserving file: {settings.serving_path}")
     for table, n in warehouse.table_counts(settings.serving_path).items():
         print(f"  {table:<45} {n:>10,}")
     print(f"public dataset: {settings.public_path}")
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _print_accounting(settings) -> None:
+    """Rows read = kept + quarantined, per feed, from the published load manifests."""
+    from panorama import publish
+
+    manifest = publish.current_manifest(settings) or {}
+    print(f"\n  {'feed':<28} {'read':>10} {'kept':>10} {'quarantined':>12} {'files rejected':>15}")
+    for m in manifest.get("inputs", []):
+        t = m["totals"]
+        ok = "" if t["rows_read"] == t["rows_kept"] + t["rows_quarantined"] else "  MISMATCH"
+        print(
+            f"  {m['feed']:<28} {t['rows_read']:>10,} {t['rows_kept']:>10,} "
+            f"{t['rows_quarantined']:>12,} {t['files_rejected']:>15}{ok}"
+        )
+    print(f"  quarantine: {settings.quarantine_dir}")
 
 
 def _print_tail(path: Path, lines: int = 40) -> None:

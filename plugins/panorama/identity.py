@@ -59,7 +59,7 @@ def uscc_problem(code: str | None) -> str | None:
         return "missing"
     if len(code) != 18:
         return "length"
-    if not _USCC_SHAPE.match(code):
+    if not _USCC_SHAPE.fullmatch(code):
         return "charset"
     if org_check_char(code[8:16]) != code[16]:
         return "org_check"
@@ -76,7 +76,7 @@ def org_code_problem(code: str | None) -> str | None:
     """Why ``code`` (normalised, 9 chars) is not a valid organisation code, or None."""
     if not code:
         return "missing"
-    if not _ORG_SHAPE.match(code):
+    if not _ORG_SHAPE.fullmatch(code):
         return "format"
     if org_check_char(code[:8]) != code[8]:
         return "check"
@@ -99,7 +99,7 @@ def uscc_division(uscc: str) -> str:
 
 def uscc_entity_type(uscc: str) -> str | None:
     """enterprise / individual / cooperative for codes registered by market regulation ('9')."""
-    if uscc[0] != "9":
+    if len(uscc) < 2 or uscc[0] != "9":
         return None
     return {"1": "enterprise", "2": "individual", "3": "cooperative"}.get(uscc[1])
 
@@ -116,7 +116,7 @@ def regno_check_digit(body14: str) -> str:
 def regno_problem(code: str | None) -> str | None:
     if not code:
         return "missing"
-    if not _REGNO_SHAPE.match(code):
+    if not _REGNO_SHAPE.fullmatch(code):
         return "format"
     if regno_check_digit(code[:14]) != code[14]:
         return "check"
