@@ -136,8 +136,12 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     from panorama import airflow_env as af
 
     env = af.airflow_env()
-    env.setdefault("AIRFLOW__API__PORT", str(args.port))
+    env["AIRFLOW__API__PORT"] = str(args.port)
+    env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # a local tool: not on every interface
     af.ensure_db(env)
+    # Ctrl-C or a SIGTERM to this process stops the whole standalone process group.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     proc = subprocess.Popen([af.airflow_bin(), "standalone"], env=env, start_new_session=True)
     home = Path(env["AIRFLOW_HOME"])
     print(f"Airflow starting at http://localhost:{args.port} (AIRFLOW_HOME={home})")
@@ -147,6 +151,10 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         return proc.wait()
     except KeyboardInterrupt:
         return _stop_group(proc)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop_group(proc: subprocess.Popen, grace: float = 15.0) -> int:
