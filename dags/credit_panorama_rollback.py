@@ -17,7 +17,8 @@ from airflow.sdk import Param, dag, get_current_context, task
         "version": Param(
             "",
             type="string",
-            description="Kept version to serve again, e.g. v0003_2026-11-24 (see `python -m panorama versions`)",
+            description="Kept version to serve again, e.g. v0003_2026-11-24 "
+            "(see `python -m panorama versions`)",
         )
     },
     doc_md="Rolls the serving files back to a kept version. Trigger with `version` set.",

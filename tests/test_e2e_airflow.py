@@ -14,7 +14,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-
 from panorama import publish, warehouse
 from panorama.settings import get_settings
 
@@ -132,7 +131,9 @@ def test_failing_audit_leaves_serving_file_unchanged(pipeline_env, first_run):
     assert "audit" in states
     assert {p: sha256(p) for p in before} == before
     assert publish.current_manifest(settings) == manifest_before
-    audits = sorted((settings.build_dir / "runs").glob("*/audit.json"), key=lambda p: p.stat().st_mtime)
+    audits = sorted(
+        (settings.build_dir / "runs").glob("*/audit.json"), key=lambda p: p.stat().st_mtime
+    )
     report = json.loads(audits[-1].read_text(encoding="utf-8"))
     assert report["passed"] is False
     text = json.dumps(report, ensure_ascii=False)

@@ -82,8 +82,8 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
         )
         con.execute(
             "create table entity.rpt_unresolved_records as select 'complaints' as feed, "
-            "'complaints.csv' as source_file, range as source_row, 'no_identifier' as unresolved_reason "
-            "from range(5)"
+            "'complaints.csv' as source_file, range as source_row, "
+            "'no_identifier' as unresolved_reason from range(5)"
         )
         con.execute(
             "create table risk.fct_risk_grade (entity_id varchar, model_name varchar, "

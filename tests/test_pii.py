@@ -1,10 +1,9 @@
-"""Personal-data detection: the Python and DuckDB twins agree, and ids are not mistaken for phones."""
+"""Personal-data detection: the Python and DuckDB twins agree; ids are not taken for phones."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
-
 from panorama import pii
 
 CASES = [
@@ -39,4 +38,6 @@ def test_id_card_number_in_text_is_found_and_masked():
     assert pii.find_id_card_numbers(text) == [number]
     assert number not in pii.mask_personal_data(text)
     assert _sql(pii.sql_has_id_card_number("t"), text) is True
-    assert pii.find_id_card_numbers(f"id{number}x") == []  # glued to letters: an identifier, not text
+    assert (
+        pii.find_id_card_numbers(f"id{number}x") == []
+    )  # glued to letters: an identifier, not text

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from panorama import publish, warehouse
 from panorama.settings import get_settings
 
 
 def make_candidate(path: Path, marker: int, rows: int = 50) -> Path:
-    """A small warehouse whose every table carries ``marker``, so a reader can tell versions apart."""
+    """A small warehouse whose every table carries ``marker``: readers tell versions apart."""
     con = duckdb.connect(str(path))
-    con.execute("create schema entity; create schema risk; create schema public_record; create schema staging")
+    con.execute(
+        "create schema entity; create schema risk; create schema public_record; "
+        "create schema staging"
+    )
     con.execute(
         f"create table entity.dim_entity as select 'E' || i as entity_id, {marker} as marker "
         f"from range({rows}) t(i)"
@@ -24,7 +26,9 @@ def make_candidate(path: Path, marker: int, rows: int = 50) -> Path:
         f"create table risk.fct_risk_grade as select 'E' || i as entity_id, "
         f"['A','B','C','D'][1 + (i % 4)::int] as grade, {marker} as marker from range({rows}) t(i)"
     )
-    con.execute(f"create table public_record.pub_entity as select entity_id, marker from entity.dim_entity")
+    con.execute(
+        "create table public_record.pub_entity as select entity_id, marker from entity.dim_entity"
+    )
     con.execute("create table staging.internal_only as select 1 as x")
     con.close()
     return path
@@ -33,8 +37,12 @@ def make_candidate(path: Path, marker: int, rows: int = 50) -> Path:
 def do_publish(settings, tmp_path: Path, marker: int, ds: str = "2026-11-25", rows: int = 50):
     cand = make_candidate(tmp_path / f"cand{marker}.duckdb", marker, rows)
     return publish.publish(
-        settings, cand, run_id=f"run{marker}", logical_date=ds,
-        input_manifests=[{"feed": "x", "rows_kept": 1}], audit={"passed": True},
+        settings,
+        cand,
+        run_id=f"run{marker}",
+        logical_date=ds,
+        input_manifests=[{"feed": "x", "rows_kept": 1}],
+        audit={"passed": True},
     )
 
 
@@ -46,9 +54,9 @@ def test_publish_writes_serving_public_exports_and_manifest(data_dir, tmp_path):
     assert m["row_counts"]["entity.dim_entity"] == 50
     assert m["grade_counts"] == {"A": 13, "B": 13, "C": 12, "D": 12}
     # the public file holds the public schema only
-    assert warehouse.list_tables(settings.public_path, ("public_record", "entity", "risk", "staging")) == [
-        "public_record.pub_entity"
-    ]
+    assert warehouse.list_tables(
+        settings.public_path, ("public_record", "entity", "risk", "staging")
+    ) == ["public_record.pub_entity"]
     exports = settings.serving_dir / "exports"
     assert (exports / "entity.dim_entity.parquet").exists()
     assert not (exports / "staging.internal_only.parquet").exists()
@@ -63,11 +71,17 @@ def test_versions_rollback_and_pruning(data_dir, tmp_path, monkeypatch):
         do_publish(settings, tmp_path, marker, ds=f"2026-11-{20 + marker}")
     kept = [v.name for v in publish.list_versions(settings)]
     assert kept == ["v0003_2026-11-23", "v0004_2026-11-24", "v0005_2026-11-25"]
-    assert warehouse.query(settings.serving_path, "select max(marker) from entity.dim_entity") == [(5,)]
+    assert warehouse.query(settings.serving_path, "select max(marker) from entity.dim_entity") == [
+        (5,)
+    ]
 
     publish.rollback(settings, "v0003_2026-11-23")
-    assert warehouse.query(settings.serving_path, "select max(marker) from entity.dim_entity") == [(3,)]
-    assert warehouse.query(settings.public_path, "select max(marker) from public_record.pub_entity") == [(3,)]
+    assert warehouse.query(settings.serving_path, "select max(marker) from entity.dim_entity") == [
+        (3,)
+    ]
+    assert warehouse.query(
+        settings.public_path, "select max(marker) from public_record.pub_entity"
+    ) == [(3,)]
     assert publish.current_manifest(settings)["version"] == "v0003_2026-11-23"
     with pytest.raises(KeyError, match="no kept version"):
         publish.rollback(settings, "v0001_2026-11-21")
@@ -88,7 +102,9 @@ def test_interrupted_publication_is_cleaned_up(data_dir, tmp_path):
     m = do_publish(settings, tmp_path, marker=2)
     assert m["version"] == "v0002_2026-11-25"
     assert not (settings.serving_dir / ".panorama.duckdb.incoming").exists()
-    assert warehouse.query(settings.serving_path, "select max(marker) from entity.dim_entity") == [(2,)]
+    assert warehouse.query(settings.serving_path, "select max(marker) from entity.dim_entity") == [
+        (2,)
+    ]
 
 
 def test_bi_readers_see_old_or_new_never_an_error(data_dir, tmp_path):
@@ -97,7 +113,9 @@ def test_bi_readers_see_old_or_new_never_an_error(data_dir, tmp_path):
     settings = get_settings()
     do_publish(settings, tmp_path, marker=1, rows=2000)
     engine = sa.create_engine(
-        f"duckdb:///{settings.serving_path}", connect_args={"read_only": True}, poolclass=sa.pool.NullPool
+        f"duckdb:///{settings.serving_path}",
+        connect_args={"read_only": True},
+        poolclass=sa.pool.NullPool,
     )
     seen: set[int] = set()
     errors: list[BaseException] = []
@@ -107,10 +125,12 @@ def test_bi_readers_see_old_or_new_never_an_error(data_dir, tmp_path):
         while not stop.is_set():
             try:
                 with engine.connect() as c:
-                    rows = c.execute(sa.text(
-                        "select min(marker), max(marker), count(*) from entity.dim_entity"
-                    )).fetchall()
-                    grade_marker = c.execute(sa.text("select max(marker) from risk.fct_risk_grade")).scalar()
+                    rows = c.execute(
+                        sa.text("select min(marker), max(marker), count(*) from entity.dim_entity")
+                    ).fetchall()
+                    grade_marker = c.execute(
+                        sa.text("select max(marker) from risk.fct_risk_grade")
+                    ).scalar()
                 lo, hi, n = rows[0]
                 assert lo == hi == grade_marker and n == 2000 + (lo - 1), (lo, hi, n, grade_marker)
                 seen.add(lo)

@@ -37,7 +37,8 @@ def airflow_env(settings: Settings | None = None, home: Path | None = None) -> d
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__DAG_FILE_PROCESSOR_TIMEOUT": "180",
         "PANORAMA_DATA_DIR": str(settings.data_dir),
-        "PYTHONPATH": plugins + (os.pathsep + py_path if py_path and plugins not in py_path else ""),
+        "PYTHONPATH": plugins
+        + (os.pathsep + py_path if py_path and plugins not in py_path else ""),
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
     }
     return env
@@ -70,7 +71,9 @@ def dags_test(
         return subprocess.run(cmd, env=env, check=False, stdout=out, stderr=subprocess.STDOUT)
 
 
-def task_durations(env: dict[str, str], dag_id: str, logical_date: str) -> list[tuple[str, int, float]]:
+def task_durations(
+    env: dict[str, str], dag_id: str, logical_date: str
+) -> list[tuple[str, int, float]]:
     """(task_id, map_index, seconds) of the latest run of ``dag_id`` at ``logical_date``."""
     import sqlite3
 

@@ -86,7 +86,9 @@ def _dbt_failures(result: DbtResult, db_path: Path, target_dir: Path) -> list[di
             }
         )
     if not result.success and not failures:
-        failures.append({"test": "dbt test", "message": mask_pii(result.log_tail[-2000:]), "failures": None})
+        failures.append(
+            {"test": "dbt test", "message": mask_pii(result.log_tail[-2000:]), "failures": None}
+        )
     return failures
 
 

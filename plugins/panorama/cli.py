@@ -1,13 +1,13 @@
 """Command line: ``python -m panorama <command>`` (the Makefile wraps the common ones).
 
-    demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
-    generate    write synthetic department deliveries and their ground truth
-    extract     land one feed for a logical date (what the DAG's extract task does)
-    airflow     start a local Airflow (UI + scheduler) on these DAGs; Ctrl-C stops it all
-    status      what is published: version, tables and row counts
-    versions    kept publications
-    rollback    serve a kept version again
-    bench       benchmarks (extract)
+demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
+generate    write synthetic department deliveries and their ground truth
+extract     land one feed for a logical date (what the DAG's extract task does)
+airflow     start a local Airflow (UI + scheduler) on these DAGs; Ctrl-C stops it all
+status      what is published: version, tables and row counts
+versions    kept publications
+rollback    serve a kept version again
+bench       benchmarks (extract)
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -38,7 +37,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     out = Path(args.out) if args.out else settings.data_dir
-    summary = generate(out, entities=args.entities, seed=args.seed, as_of=date.fromisoformat(args.date))
+    summary = generate(
+        out, entities=args.entities, seed=args.seed, as_of=date.fromisoformat(args.date)
+    )
     print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
     return 0
 
@@ -51,7 +52,9 @@ def _ensure_demo_data(entities: int, seed: int, ds: str) -> None:
     stamp = settings.landing_dir / "_generated.json"
     wanted = {"entities": entities, "seed": seed, "as_of": ds}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        print(f"demo deliveries already in {settings.landing_dir} ({entities} entities, seed {seed})")
+        print(
+            f"demo deliveries already in {settings.landing_dir} ({entities} entities, seed {seed})"
+        )
         return
     print(f"generating demo deliveries: {entities} entities, seed {seed}, as of {ds} ...")
     started = time.monotonic()
@@ -63,15 +66,11 @@ def _ensure_demo_data(entities: int, seed: int, ds: str) -> None:
 def run_dag_once(ds: str, log_path: Path) -> tuple[int, list]:
     """Run credit_panorama for ``ds`` through Airflow with the demo exchange platform up."""
     from panorama import airflow_env as af
-    from panorama.exchange_server import serve
-    from panorama.synth import EXCHANGE_JSONL
+    from panorama.local_platform import exchange_platform
 
     settings = get_settings()
-    env = af.airflow_env(settings)
-    token = secrets.token_hex(16)
-    with serve(settings.landing_dir / EXCHANGE_JSONL, token=token) as server:
-        host_port = server.url.split("://", 1)[1]
-        env["AIRFLOW_CONN_EXCHANGE_PLATFORM"] = f"http://exchange:{token}@{host_port}"
+    with exchange_platform(settings):
+        env = af.airflow_env(settings)
         proc = af.dags_test("credit_panorama", ds, env, log_path=log_path)
     return proc.returncode, af.task_durations(env, "credit_panorama", ds)
 
@@ -120,7 +119,10 @@ def _print_accounting(settings) -> None:
 
 def _print_tail(path: Path, lines: int = 40) -> None:
     if path.exists():
-        print("\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]), file=sys.stderr)
+        print(
+            "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]),
+            file=sys.stderr,
+        )
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -145,7 +147,9 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     proc = subprocess.Popen([af.airflow_bin(), "standalone"], env=env, start_new_session=True)
     home = Path(env["AIRFLOW_HOME"])
     print(f"Airflow starting at http://localhost:{args.port} (AIRFLOW_HOME={home})")
-    print(f"login: user 'admin', password in {home / 'simple_auth_manager_passwords.json.generated'}")
+    print(
+        f"login: user 'admin', password in {home / 'simple_auth_manager_passwords.json.generated'}"
+    )
     print("Ctrl-C stops the API server, scheduler, DAG processor and triggerer together.")
     try:
         return proc.wait()
@@ -178,7 +182,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not manifest or not settings.serving_path.exists():
         print("nothing published yet")
         return 1
-    print(f"version {manifest['version']} (logical date {manifest['logical_date']}, run {manifest['run_id']})")
+    print(
+        f"version {manifest['version']} (logical date {manifest['logical_date']}, "
+        f"run {manifest['run_id']})"
+    )
     for table, n in warehouse.table_counts(settings.serving_path).items():
         print(f"  {table:<45} {n:>10,}")
     return 0
@@ -214,14 +221,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m panorama", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m panorama",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write synthetic department deliveries")
     g.add_argument("--entities", type=int, default=20_000)
     g.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    g.add_argument("--date", default=_default_ds(), help="as-of date of the deliveries (YYYY-MM-DD)")
+    g.add_argument(
+        "--date", default=_default_ds(), help="as-of date of the deliveries (YYYY-MM-DD)"
+    )
     g.add_argument("--out", help="data dir to write into (default: PANORAMA_DATA_DIR or data/)")
     g.set_defaults(func=cmd_generate)
 
@@ -254,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     return args.func(args)

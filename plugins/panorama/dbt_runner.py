@@ -81,11 +81,16 @@ def run_dbt(
     cmd = [
         dbt_executable(),
         *args,
-        "--project-dir", str(settings.dbt_project_dir),
-        "--profiles-dir", str(settings.dbt_project_dir),
-        "--target-path", str(target_dir),
-        "--log-path", str(run_dir / "dbt_logs"),
-        "--vars", json.dumps(dbt_vars),
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_project_dir),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(run_dir / "dbt_logs"),
+        "--vars",
+        json.dumps(dbt_vars),
     ]
     env = {
         **os.environ,
@@ -100,8 +105,10 @@ def run_dbt(
     results_path = target_dir / "run_results.json"
     nodes = _parse_run_results(results_path) if results_path.exists() else []
     tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-    result = DbtResult(cmd[1:len(args) + 1], proc.returncode, seconds, nodes, tail)
-    log.info("dbt %s: exit %s in %.1fs %s", " ".join(args), proc.returncode, seconds, result.summary())
+    result = DbtResult(cmd[1 : len(args) + 1], proc.returncode, seconds, nodes, tail)
+    log.info(
+        "dbt %s: exit %s in %.1fs %s", " ".join(args), proc.returncode, seconds, result.summary()
+    )
     # run_results.json is overwritten by the next invocation in the same target dir: keep a copy.
     if results_path.exists():
         shutil.copyfile(results_path, run_dir / f"run_results_{args[0]}.json")

@@ -18,10 +18,8 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
-import secrets
 import sys
 from collections.abc import Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,6 @@ from panorama.settings import Settings, get_settings
 GRADES = ("A", "B", "C", "D")
 # 德城区 individual businesses, 62,143 graded (DOMAIN.md): the reference distribution.
 REFERENCE_INDIVIDUAL_SHARE = {"A": 0.269, "B": 0.281, "C": 0.066, "D": 0.384}
-EXCHANGE_CONN = "AIRFLOW_CONN_EXCHANGE_PLATFORM"
 
 
 class GradingQualityError(RuntimeError):
@@ -122,10 +119,8 @@ def build_population(
     ``dbt_project_dir`` builds another copy of the project (a changed policy). Returns the
     DuckDB path.
     """
-    from panorama.exchange_server import serve
-    from panorama.extract import extract_feed
-    from panorama.feeds import load_registry
-    from panorama.synth import EXCHANGE_JSONL, generate
+    from panorama.local_platform import extract_all
+    from panorama.synth import generate
 
     base = get_settings()
     settings = dataclasses.replace(
@@ -135,13 +130,7 @@ def build_population(
     )
     ds = as_of.isoformat()
     generate(settings.data_dir, entities=entities, seed=seed, as_of=as_of, progress=progress)
-    token = secrets.token_hex(16)
-    with ExitStack() as stack:
-        server = stack.enter_context(serve(settings.landing_dir / EXCHANGE_JSONL, token=token))
-        host_port = server.url.split("://", 1)[1]
-        stack.enter_context(_env(EXCHANGE_CONN, f"http://population:{token}@{host_port}"))
-        for spec in load_registry(settings.feeds_dir).values():
-            extract_feed(spec, ds, settings, run_id="population")
+    extract_all(settings, ds, run_id="population")
     return build_warehouse(settings, ds)
 
 
@@ -167,27 +156,6 @@ def build_warehouse(settings: Settings, ds: str, db_name: str = "population.duck
             + "\n".join(failed[:20] or [result.log_tail])
         )
     return db
-
-
-class _env:
-    """Set one environment variable for the duration of a ``with`` block."""
-
-    def __init__(self, name: str, value: str) -> None:
-        self.name, self.value, self.old = name, value, None
-
-    def __enter__(self) -> None:
-        import os
-
-        self.old = os.environ.get(self.name)
-        os.environ[self.name] = self.value
-
-    def __exit__(self, *exc: object) -> None:
-        import os
-
-        if self.old is None:
-            os.environ.pop(self.name, None)
-        else:
-            os.environ[self.name] = self.old
 
 
 def format_report(result: dict[str, Any]) -> str:

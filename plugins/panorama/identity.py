@@ -12,7 +12,9 @@ import unicodedata
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
-USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))  # 1 3 9 27 19 26 16 17 20 29 25 13 8 24 10 30 28
+USCC_WEIGHTS = tuple(
+    pow(3, i, 31) for i in range(17)
+)  # 1 3 9 27 19 26 16 17 20 29 25 13 8 24 10 30 28
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 _ORG_SHAPE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")

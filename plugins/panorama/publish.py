@@ -124,7 +124,9 @@ def _clean_incomplete(settings: Settings) -> None:
 
 def _grade_shares(db: Path) -> tuple[dict[str, int], dict[str, float]]:
     try:
-        rows = warehouse.query(db, "select grade, count(*) from risk.fct_risk_grade group by 1 order by 1")
+        rows = warehouse.query(
+            db, "select grade, count(*) from risk.fct_risk_grade group by 1 order by 1"
+        )
     except Exception:  # a build without grades yet publishes without a distribution
         return {}, {}
     total = sum(n for _, n in rows) or 1
@@ -158,7 +160,9 @@ def publish(
     staged_db = vdir / "panorama.duckdb"
     shutil.move(str(candidate), staged_db)
     row_counts = warehouse.table_counts(staged_db)
-    public_counts = warehouse.copy_schemas(staged_db, vdir / "public.duckdb", (warehouse.PUBLIC_SCHEMA,))
+    public_counts = warehouse.copy_schemas(
+        staged_db, vdir / "public.duckdb", (warehouse.PUBLIC_SCHEMA,)
+    )
     exported = warehouse.export_parquet(staged_db, vdir / "exports", warehouse.PUBLISHED_SCHEMAS)
     warehouse.export_parquet(vdir / "public.duckdb", vdir / "public", (warehouse.PUBLIC_SCHEMA,))
     if docs_dir and docs_dir.exists():
@@ -192,7 +196,9 @@ def publish(
     _switch_to(settings, Version(name, vdir))
     manifest["publish_seconds"] = round(time.monotonic() - started, 2)
     _prune(settings)
-    log.info("published %s (%d tables) in %.1fs", name, len(row_counts), manifest["publish_seconds"])
+    log.info(
+        "published %s (%d tables) in %.1fs", name, len(row_counts), manifest["publish_seconds"]
+    )
     return manifest
 
 

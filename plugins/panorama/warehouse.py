@@ -89,7 +89,9 @@ def copy_schemas(source: Path, target: Path, schemas: tuple[str, ...]) -> dict[s
         ).fetchall()
         for schema, table in rows:
             con.execute(f'create schema if not exists "{schema}"')
-            con.execute(f'create table "{schema}"."{table}" as select * from src."{schema}"."{table}"')
+            con.execute(
+                f'create table "{schema}"."{table}" as select * from src."{schema}"."{table}"'
+            )
             counts[f"{schema}.{table}"] = con.execute(
                 f'select count(*) from "{schema}"."{table}"'
             ).fetchall()[0][0]
@@ -106,7 +108,8 @@ def export_parquet(source: Path, out_dir: Path, schemas: tuple[str, ...]) -> dic
         for name in _tables(con, schemas):
             dest = out_dir / f"{name}.parquet"
             con.execute(
-                f"copy (select * from {name}) to '{_sql_str(dest)}' (format parquet, compression zstd)"
+                f"copy (select * from {name}) to '{_sql_str(dest)}' "
+                "(format parquet, compression zstd)"
             )
             written[name] = dest
     return written
