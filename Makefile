@@ -30,8 +30,13 @@ test: $(STAMP)
 airflow: $(STAMP)
 	$(BIN)/python -m panorama airflow
 
+# Benchmarks (minutes, not part of the tests): extraction per format at 1M rows, then the whole
+# pipeline stage by stage. BENCH_ENTITIES=1000000 for the city tier.
+BENCH_ENTITIES ?= 100000
+BENCH_RUNS ?= 3
 bench: $(STAMP)
-	$(BIN)/python -m panorama bench
+	$(BIN)/python -m panorama bench extract 1000000
+	$(BIN)/python -m panorama bench pipeline --entities $(BENCH_ENTITIES) --runs $(BENCH_RUNS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check plugins dags tests

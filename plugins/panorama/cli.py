@@ -212,12 +212,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmarks live in their own modules, each with its own options."""
     if args.what == "extract":
         from panorama.bench_extract import main as bench_extract
 
-        bench_extract(rows=args.rows)
+        bench_extract(rows=int(args.rest[0]) if args.rest else 1_000_000)
         return 0
-    raise SystemExit(f"unknown benchmark {args.what}")
+    from panorama.bench_pipeline import main as bench_pipeline
+
+    return bench_pipeline(args.rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,9 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--to", required=True, help="version name, see `versions`")
     r.set_defaults(func=cmd_rollback)
 
-    b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=["extract"])
-    b.add_argument("--rows", type=int, default=1_000_000)
+    b = sub.add_parser("bench", help="benchmarks: extract [ROWS] | pipeline [--entities N ...]")
+    b.add_argument("what", choices=["extract", "pipeline"])
+    b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_bench)
     return p
 
