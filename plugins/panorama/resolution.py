@@ -76,6 +76,10 @@ DEPARTMENT_NAME_AGREEMENT = 0.95
 MATCHABLE_SHARE = 0.9
 # Smallest m probability of a trained comparison level (see _floor_m).
 M_FLOOR = 0.002
+# Blocked pairs each EM session trains on at most (Splink samples records above that). The
+# sessions block on division + address and on division + core name, so division keeps its
+# starting m values.
+EM_MAX_PAIRS = 2e6
 # Pairs scored below this match weight are dropped (they change no posterior that matters).
 MIN_MATCH_WEIGHT = -10.0
 
@@ -516,10 +520,12 @@ def match_unresolved(
             linker.training.estimate_parameters_using_expectation_maximisation(
                 "l.division = r.division and l.address_norm = r.address_norm",
                 fix_u_probabilities=True,
+                max_pairs=EM_MAX_PAIRS,
             )
             linker.training.estimate_parameters_using_expectation_maximisation(
-                "l.name_core = r.name_core",
+                "l.division = r.division and l.name_core = r.name_core",
                 fix_u_probabilities=True,
+                max_pairs=EM_MAX_PAIRS,
             )
         except Exception as exc:  # noqa: BLE001 - Splink raises bare Exceptions on EM failure
             log.warning("EM training did not converge, scoring with the starting m values: %s", exc)
