@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import resource
 import statistics
@@ -34,20 +33,13 @@ def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
 
 def run(entities: int, runs: int, base_dir: Path, seed: int, ds: str) -> dict[str, Any]:
     from panorama import pipeline, warehouse
-    from panorama.local_platform import extract_all
+    from panorama.local_platform import ensure_generated, extract_all
     from panorama.settings import get_settings
-    from panorama.synth import generate
 
     settings = dataclasses.replace(get_settings(), data_dir=(base_dir / f"n{entities}").resolve())
     result: dict[str, Any] = {"entities": entities, "runs": runs, "ds": ds, "seed": seed}
-    _, result["generate_s"] = _timed(
-        generate,
-        settings.data_dir,
-        entities=entities,
-        seed=seed,
-        as_of=dt.date.fromisoformat(ds),
-        progress=False,
-    )
+    generated, seconds = _timed(ensure_generated, settings.data_dir, entities, seed, ds)
+    result["generate_s"] = seconds if generated else "reused"
     manifests, result["extract_s"] = _timed(extract_all, settings, ds, "bench")
     totals = [m["totals"] for m in manifests]
     result["records_read"] = sum(t["rows_read"] for t in totals)

@@ -44,25 +44,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensure_demo_data(entities: int, seed: int, ds: str) -> None:
-    """(Re)generate the demo deliveries unless the same ones are already in the landing zone."""
-    from panorama.synth import generate
-
-    settings = get_settings()
-    stamp = settings.landing_dir / "_generated.json"
-    wanted = {"entities": entities, "seed": seed, "as_of": ds}
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        print(
-            f"demo deliveries already in {settings.landing_dir} ({entities} entities, seed {seed})"
-        )
-        return
-    print(f"generating demo deliveries: {entities} entities, seed {seed}, as of {ds} ...")
-    started = time.monotonic()
-    generate(settings.data_dir, entities=entities, seed=seed, as_of=date.fromisoformat(ds))
-    stamp.write_text(json.dumps(wanted))
-    print(f"  generated in {time.monotonic() - started:.1f}s")
-
-
 def run_dag_once(ds: str, log_path: Path) -> tuple[int, list]:
     """Run credit_panorama for ``ds`` through Airflow with the demo exchange platform up."""
     from panorama import airflow_env as af
@@ -77,11 +58,17 @@ def run_dag_once(ds: str, log_path: Path) -> tuple[int, list]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from panorama import warehouse
+    from panorama.local_platform import ensure_generated
 
     settings = get_settings()
     ds = args.date
     started = time.monotonic()
-    _ensure_demo_data(args.entities, args.seed, ds)
+    print(f"demo deliveries: {args.entities:,} entities, seed {args.seed}, as of {ds}")
+    t0 = time.monotonic()
+    if ensure_generated(settings.data_dir, args.entities, args.seed, ds):
+        print(f"  generated in {time.monotonic() - t0:.1f}s into {settings.landing_dir}")
+    else:
+        print(f"  already in {settings.landing_dir}")
     log_path = settings.data_dir / "logs" / f"credit_panorama_{ds}.log"
     print(f"running DAG credit_panorama for {ds} through Airflow (log: {log_path}) ...")
     code, durations = run_dag_once(ds, log_path)

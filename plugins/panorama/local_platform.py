@@ -9,9 +9,12 @@ Airflow takes connections from the environment), with a fresh token each time.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from panorama.settings import Settings
@@ -49,3 +52,20 @@ def extract_all(settings: Settings, ds: str, run_id: str) -> list[dict[str, Any]
             extract_feed(spec, ds, settings, run_id=run_id).to_dict()
             for spec in load_registry(settings.feeds_dir).values()
         ]
+
+
+def ensure_generated(data_dir: Path, entities: int, seed: int, ds: str) -> bool:
+    """Generate the synthetic deliveries unless the same ones are already in the landing zone.
+
+    Returns True when it generated. The stamp ``landing/_generated.json`` records what is there.
+    """
+    from panorama.synth import generate
+
+    stamp = data_dir / "landing" / "_generated.json"
+    wanted = {"entities": entities, "seed": seed, "as_of": ds}
+    if stamp.exists() and json.loads(stamp.read_text(encoding="utf-8")) == wanted:
+        return False
+    stamp.unlink(missing_ok=True)
+    generate(data_dir, entities=entities, seed=seed, as_of=dt.date.fromisoformat(ds))
+    stamp.write_text(json.dumps(wanted), encoding="utf-8")
+    return True
