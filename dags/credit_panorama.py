@@ -19,8 +19,9 @@ DOC = """
 1. **extract** — one mapped task per department feed (`feeds/*.yaml`): raw Parquet with lineage,
    quarantine with reasons, a load manifest. A failing feed fails its own task only; nothing is
    built or published from an incomplete set of inputs.
-2. **build** — `dbt build` into a *candidate* DuckDB file (a copy of the published one, so grade
-   history lives on).
+2. **build_identity → resolve → build** — `dbt build` into a *candidate* DuckDB file (a copy of
+   the published one, so grade history lives on): first staging and identifier-based resolution,
+   then probabilistic matching (Splink) of what identifiers could not link, then the rest.
 3. **audit** — dbt data tests and the Great Expectations checkpoint over the candidate. A failure
    stops the run here: the serving file is untouched and the report names what failed.
 4. **publish** — atomic replace of `data/serving/panorama.duckdb` and `public.duckdb`, Parquet
@@ -66,7 +67,21 @@ def credit_panorama():
         return manifest
 
     @task
-    def build(manifests: list[dict]) -> dict:
+    def build_identity(manifests: list[dict]) -> dict:
+        from panorama.pipeline import build_identity
+
+        context = get_current_context()
+        return build_identity(context["ds"], context["run_id"])
+
+    @task
+    def resolve(identity: dict) -> dict:
+        from panorama.pipeline import resolve
+
+        context = get_current_context()
+        return resolve(context["ds"], context["run_id"])
+
+    @task
+    def build(resolution: dict) -> dict:
         from panorama.pipeline import build
 
         context = get_current_context()
@@ -89,7 +104,7 @@ def credit_panorama():
         return {k: manifest[k] for k in ("version", "row_counts", "grade_counts")}
 
     manifests = extract.expand(feed=list_feeds())
-    publish(audit(build(manifests)), manifests)
+    publish(audit(build(resolve(build_identity(manifests)))), manifests)
 
 
 credit_panorama()

@@ -25,8 +25,18 @@ def test_no_import_errors(dagbag):
 
 def test_pipeline_task_ids_and_order(dagbag):
     dag = dagbag.dags["credit_panorama"]
-    assert set(dag.task_ids) == {"list_feeds", "extract", "build", "audit", "publish"}
-    assert dag.get_task("build").upstream_task_ids == {"extract"}
+    assert set(dag.task_ids) == {
+        "list_feeds",
+        "extract",
+        "build_identity",
+        "resolve",
+        "build",
+        "audit",
+        "publish",
+    }
+    assert dag.get_task("build_identity").upstream_task_ids == {"extract"}
+    assert dag.get_task("resolve").upstream_task_ids == {"build_identity"}
+    assert dag.get_task("build").upstream_task_ids == {"resolve"}
     assert dag.get_task("audit").upstream_task_ids == {"build"}
     assert dag.get_task("publish").upstream_task_ids == {"audit", "extract"}
     assert dag.catchup is False

@@ -75,7 +75,7 @@ def test_first_run_publishes_every_table(pipeline_env, first_run):
     feeds = {m["feed"] for m in manifest["inputs"]}
     assert len(feeds) >= 11
     tasks = {t for t, _, _ in first_run}
-    assert {"extract", "build", "audit", "publish"} <= tasks
+    assert {"extract", "build_identity", "resolve", "build", "audit", "publish"} <= tasks
     # the public dataset carries no grade and no personal data columns
     pub_cols = warehouse.query(
         settings.public_path,

@@ -17,57 +17,29 @@ from panorama.settings import get_settings
 pytestmark = pytest.mark.slow
 
 DS = "2026-11-24"
-HANDOFF = [
-    "build",
-    "--select",
-    "+int_resolution__candidates_unmatched",
-    "--exclude-resource-type",
-    "test",
-]
-# The pipeline builds everything else; the test builds what the panorama's resolution needs.
-REST = [
-    "build",
-    "--select",
-    "+dim_entity",
-    "+fct_entity_event",
-    "+rpt_unresolved_records",
-    "--exclude",
-    "+int_resolution__candidates_unmatched",
-    "--exclude-resource-type",
-    "test",
-]
 
 
 @pytest.fixture(scope="module")
 def resolved(tmp_path_factory):
-    from panorama.exchange_server import serve
-    from panorama.extract import extract_feed
-    from panorama.resolution import match_unresolved
+    """The pipeline's own build steps: identity build, matcher, the rest of the build."""
+    from panorama import pipeline
+    from panorama.local_platform import extract_all
     from panorama.resolution_quality import score
     from panorama.synth import generate
-    from panorama.synth.deliveries import EXCHANGE_JSONL, FEEDS
 
     mp = pytest.MonkeyPatch()
     data = tmp_path_factory.mktemp("resolution") / "data"
     mp.setenv("PANORAMA_DATA_DIR", str(data))
     generate(data, entities=1500, seed=11, as_of=date.fromisoformat(DS), progress=False)
     settings = get_settings()
-    with serve(settings.landing_dir / EXCHANGE_JSONL, token="t0ken") as server:
-        mp.setenv(
-            "AIRFLOW_CONN_EXCHANGE_PLATFORM",
-            f"http://exchange:t0ken@{server.url.split('://', 1)[1]}",
-        )
-        for feed in FEEDS:
-            extract_feed(feed, DS, settings)
-    run = settings.build_dir / "runs" / "t"
-    db = run / "candidate.duckdb"
-    common = dict(settings=settings, db_path=db, run_dir=run, as_of=DS, run_id="t")
-    first = run_dbt(HANDOFF, **common)
-    assert first.success, first.log_tail
-    out = match_unresolved(db, settings.data_dir / "resolution", run / "resolution_model", seed=42)
-    second = run_dbt(REST, **common, extra_vars={"use_probabilistic_matches": True})
-    assert second.success, second.log_tail
+    extract_all(settings, DS, run_id="t")
+    pipeline.build_identity(DS, "t", settings)
+    out = pipeline.resolve(DS, "t", settings)
+    pipeline.build(DS, "t", settings)
+    run = pipeline.run_dir(settings, "t")
+    db = pipeline.candidate_path(settings, "t")
     quality = score(db, settings.ground_truth_dir)
+    common = dict(settings=settings, db_path=db, run_dir=run, as_of=DS, run_id="t")
     yield {
         "settings": settings,
         "db": db,

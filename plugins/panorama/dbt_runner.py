@@ -21,6 +21,8 @@ from panorama.settings import Settings
 
 log = logging.getLogger(__name__)
 
+RESOLUTION_SUBDIR = "resolution"
+
 
 @dataclass
 class NodeResult:
@@ -98,6 +100,8 @@ def run_dbt(
         "PANORAMA_DBT_DUCKDB_PATH": str(db_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
+        # the probabilistic matcher's output for this run (dbt source `resolution`)
+        "PANORAMA_RESOLUTION_DIR": str(run_dir / RESOLUTION_SUBDIR),
     }
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)

@@ -1,7 +1,9 @@
 """The stages of one pipeline run, as plain functions the DAG's tasks call.
 
-extract (per feed, see ``panorama.extract``) -> build (dbt into a candidate) -> audit -> publish.
-Every stage works in the run's own folder ``build/runs/<run>/``; only publish touches serving.
+extract (per feed, see ``panorama.extract``) -> build_identity (dbt: staging and identifier
+resolution into a candidate) -> resolve (probabilistic matching) -> build (dbt: the rest) ->
+audit -> publish. Every stage works in the run's own folder ``build/runs/<run>/``; only
+publish touches serving.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from panorama import publish as publishing
 from panorama.audit import AuditFailed, audit_candidate
-from panorama.dbt_runner import run_dbt
+from panorama.dbt_runner import RESOLUTION_SUBDIR, run_dbt
 from panorama.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -46,39 +48,84 @@ def _prune_run_dirs(settings: Settings, keep: int = KEEP_RUN_DIRS) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def build(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Write a candidate: a copy of the published file (grade history lives on), then dbt build.
+# The models the probabilistic matcher needs: staging, the registry and the identifier step.
+IDENTITY_SELECTION = "+int_resolution__candidates_unmatched"
 
-    Data tests are left to the audit; unit tests run here, since broken rules must not build.
-    """
+
+def resolution_dir(settings: Settings, run_id: str) -> Path:
+    """The matcher's output for this run (the dbt source ``resolution``)."""
+    return run_dir(settings, run_id) / RESOLUTION_SUBDIR
+
+
+def _dbt_build(settings: Settings, ds: str, run_id: str, selection: list[str], **kw) -> dict:
+    """``dbt build`` (no data tests: those belong to the audit) of one selection."""
+    result = run_dbt(
+        ["build", *selection, "--exclude-resource-type", "test"],
+        settings=settings,
+        db_path=candidate_path(settings, run_id),
+        run_dir=run_dir(settings, run_id),
+        as_of=ds,
+        run_id=run_id,
+        **kw,
+    )
+    if not result.success:
+        failed = [f"{n.unique_id}: {n.message}" for n in result.failed_nodes()] or [result.log_tail]
+        raise BuildFailed("dbt build failed; nothing published:\n" + "\n".join(failed[:20]))
+    return {"dbt_seconds": round(result.seconds, 2), "nodes": result.summary()}
+
+
+def build_identity(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Start a candidate (a copy of the published file: grade history lives on) and build what
+    identifier-based resolution needs. Unit tests run with their models: broken rules must not
+    build."""
     settings = settings or get_settings()
     _prune_run_dirs(settings)
     rdir = run_dir(settings, run_id)
     if rdir.exists():
         shutil.rmtree(rdir)
     rdir.mkdir(parents=True)
-    candidate = candidate_path(settings, run_id)
     started = time.monotonic()
     if settings.serving_path.exists():
-        shutil.copyfile(settings.serving_path, candidate)
-    copy_seconds = time.monotonic() - started
-    result = run_dbt(
-        ["build", "--exclude-resource-type", "test"],
-        settings=settings,
-        db_path=candidate,
-        run_dir=rdir,
-        as_of=ds,
-        run_id=run_id,
+        shutil.copyfile(settings.serving_path, candidate_path(settings, run_id))
+    copy_seconds = round(time.monotonic() - started, 2)
+    out = _dbt_build(settings, ds, run_id, ["--select", IDENTITY_SELECTION])
+    return {"copy_seconds": copy_seconds, "seconds": round(time.monotonic() - started, 2), **out}
+
+
+def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Probabilistic matching (Splink) of the records identifiers could not resolve; the
+    trained model is kept with the run."""
+    from panorama.resolution import match_unresolved
+
+    settings = settings or get_settings()
+    return match_unresolved(
+        candidate_path(settings, run_id),
+        resolution_dir(settings, run_id),
+        run_dir(settings, run_id) / "resolution_model",
     )
-    if not result.success:
-        failed = [f"{n.unique_id}: {n.message}" for n in result.failed_nodes()] or [result.log_tail]
-        raise BuildFailed("dbt build failed; nothing published:\n" + "\n".join(failed[:20]))
+
+
+def build(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Build everything downstream of resolution, with the probabilistic matches."""
+    settings = settings or get_settings()
+    started = time.monotonic()
+    out = _dbt_build(
+        settings,
+        ds,
+        run_id,
+        ["--exclude", IDENTITY_SELECTION],
+        extra_vars={"use_probabilistic_matches": True},
+    )
+    return {"seconds": round(time.monotonic() - started, 2), **out}
+
+
+def build_all(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """The three build steps in one call (benchmarks, tools); the DAG runs them as tasks."""
+    settings = settings or get_settings()
     return {
-        "candidate": str(candidate),
-        "seconds": round(time.monotonic() - started, 2),
-        "copy_seconds": round(copy_seconds, 2),
-        "dbt_seconds": round(result.seconds, 2),
-        "nodes": result.summary(),
+        "build_identity": build_identity(ds, run_id, settings),
+        "resolve": resolve(ds, run_id, settings),
+        "build": build(ds, run_id, settings),
     }
 
 
