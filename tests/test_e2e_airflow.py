@@ -1,8 +1,12 @@
 """End to end through Airflow: generated deliveries -> credit_panorama DAG -> serving file.
 
-Runs the real DAG with ``airflow dags test`` (one process, real tasks, real dbt, real GX) on a
-small generated population, then a second logical date whose deliveries carry a defect the gate
-must catch: that run fails and the published file stays byte-for-byte as it was.
+Runs the real DAG with ``airflow dags test`` (one process, real tasks, real dbt, Splink, GX) on
+a small generated population over three logical dates:
+1. the first publication;
+2. a department delivers one new penalty against an entity graded A: its grade moves as the
+   rules say and its grade history keeps both periods;
+3. a delivery carries a defect the gate must catch: the run fails and the published files stay
+   byte-for-byte as they were.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from panorama.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
-DS1 = "2026-11-24"
-DS2 = "2026-11-25"
+DS1 = "2026-11-23"
+DS2 = "2026-11-24"
+DS3 = "2026-11-25"
 EXPECTED_TABLES = {
     "entity.dim_entity",
     "entity.fct_entity_event",
@@ -95,40 +100,111 @@ def test_every_extracted_row_is_accounted_for(pipeline_env, first_run):
     assert sum(m["totals"]["rows_quarantined"] for m in manifest["inputs"]) > 0
 
 
-def _plant_future_penalty(settings, ds: str) -> None:
-    """A department delivers a penalty decision dated 30 days after the logical date."""
+def _append_penalty(settings, ds: str, fields: dict[str, str]) -> None:
+    """A department delivers one more penalty (a new GBK file in the 双公示 format).
+
+    ``fields`` are canonical names; the feed's YAML maps them onto the department's columns and
+    the other columns are copied from a row of the existing delivery.
+    """
+    from panorama.feeds import load_registry
+
+    spec = load_registry(settings.feeds_dir)["penalty__amr"]
+    source_of = {c.canonical: c.source for c in spec.resolved_columns()}
     folder = settings.landing_dir / "penalty__amr"
-    source = sorted(folder.glob("*.csv"))[0]
-    with source.open(encoding="gbk", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader)
+    template = sorted(folder.glob("*.csv"))[0]
+    with template.open(encoding="gbk", newline="") as f:
+        reader = csv.DictReader(f)
         row = next(reader)
-    date_cols = [i for i, h in enumerate(header) if "决定日期" in h]
-    wsh = [i for i, h in enumerate(header) if "文号" in h]
-    future = (date.fromisoformat(ds) + timedelta(days=30)).isoformat()
-    for i in date_cols:
-        row[i] = future
-    for i in wsh:
-        row[i] = "德市监罚〔2099〕0001号"
+        header = reader.fieldnames
+    row.update({source_of[k]: v for k, v in fields.items()})
     with (folder / f"补报_{ds}.csv").open("w", encoding="gbk", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
         w.writerow(row)
 
 
-def test_failing_audit_leaves_serving_file_unchanged(pipeline_env, first_run):
+@pytest.fixture(scope="module")
+def second_run(pipeline_env, first_run):
+    """DS2: one new penalty for an entity graded A with no penalty so far."""
+    from panorama.cli import run_dag_once
+
+    settings = pipeline_env
+    entity_id, name = warehouse.query(
+        settings.serving_path,
+        "select g.entity_id, d.entity_name from risk.fct_risk_grade g "
+        "join entity.dim_entity d using (entity_id) "
+        "where g.grade = 'A' and d.penalty_count = 0 and d.entity_type = 'enterprise' "
+        "order by g.score, g.entity_id limit 1",
+    )[0]
+    decided = (date.fromisoformat(DS2) - timedelta(days=3)).isoformat()
+    _append_penalty(
+        settings,
+        DS2,
+        {
+            "cf_xdr_mc": name,
+            "cf_xdr_shxym": entity_id,
+            "cf_wsh": "德市监罚〔2026〕E2E号",
+            "cf_cflb": "罚款",
+            "cf_nr_fk": "2",
+            "cf_jdrq": decided,
+        },
+    )
+    log = settings.data_dir / "logs" / "run2.log"
+    code, _ = run_dag_once(DS2, log)
+    assert code == 0, log.read_text(encoding="utf-8", errors="replace")[-6000:]
+    return entity_id
+
+
+def test_new_penalty_moves_an_a_entity_and_history_keeps_both(pipeline_env, second_run):
+    settings, entity_id = pipeline_env, second_run
+    assert publish.current_manifest(settings)["logical_date"] == DS2
+    grade, reasons = warehouse.query(
+        settings.serving_path,
+        "select grade, reasons from risk.fct_risk_grade where entity_id = ?",
+        [entity_id],
+    )[0]
+    assert grade in ("B", "C", "D"), grade  # a penalty in the window: at least B (risk_overrides)
+    assert "德市监罚〔2026〕E2E号" in reasons  # the reason cites the decision behind it
+    history = warehouse.query(
+        settings.serving_path,
+        "select grade, valid_from, valid_to, is_current from risk.fct_risk_grade_history "
+        "where entity_id = ? order by valid_from",
+        [entity_id],
+    )
+    assert [(h[0], str(h[1]), h[2] and str(h[2]), h[3]) for h in history] == [
+        ("A", DS1, DS2, False),
+        (grade, DS2, None, True),
+    ]
+    # grade as of a date: one query
+    as_of_ds1 = warehouse.query(
+        settings.serving_path,
+        "select grade from risk.fct_risk_grade_history where entity_id = ? "
+        "and valid_from <= ? and (valid_to is null or valid_to > ?)",
+        [entity_id, DS1, DS1],
+    )
+    assert as_of_ds1 == [("A",)]
+    changes = warehouse.query(
+        settings.serving_path,
+        "select previous_grade, grade from risk.rpt_grade_changes where entity_id = ?",
+        [entity_id],
+    )
+    assert changes == [("A", grade)]
+
+
+def test_failing_audit_leaves_serving_file_unchanged(pipeline_env, second_run):
     from panorama.cli import run_dag_once
 
     settings = pipeline_env
     before = {p: sha256(p) for p in (settings.serving_path, settings.public_path)}
     manifest_before = publish.current_manifest(settings)
-    _plant_future_penalty(settings, DS2)
+    # a department delivers a decision dated 30 days after the logical date
+    future = (date.fromisoformat(DS3) + timedelta(days=30)).isoformat()
+    _append_penalty(settings, DS3, {"cf_wsh": "德市监罚〔2099〕0001号", "cf_jdrq": future})
 
-    log = settings.data_dir / "logs" / "run2.log"
-    code, durations = run_dag_once(DS2, log)
+    log = settings.data_dir / "logs" / "run3.log"
+    code, durations = run_dag_once(DS3, log)
     assert code != 0, "a run whose audit fails must fail"
-    states = {t for t, _, _ in durations}
-    assert "audit" in states
+    assert "audit" in {t for t, _, _ in durations}
     assert {p: sha256(p) for p in before} == before
     assert publish.current_manifest(settings) == manifest_before
     audits = sorted(
@@ -137,4 +213,4 @@ def test_failing_audit_leaves_serving_file_unchanged(pipeline_env, first_run):
     report = json.loads(audits[-1].read_text(encoding="utf-8"))
     assert report["passed"] is False
     text = json.dumps(report, ensure_ascii=False)
-    assert "event_date" in text or "future" in text.lower()
+    assert "event_date" in text

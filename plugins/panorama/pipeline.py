@@ -143,9 +143,12 @@ def audit(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, A
     return report.to_dict()
 
 
-def generate_docs(ds: str, run_id: str, settings: Settings) -> Path | None:
-    """dbt docs for the candidate, kept beside the publication."""
+def generate_docs(ds: str, run_id: str, settings: Settings) -> Path:
+    """Docs kept beside the publication: dbt docs of the candidate (``index.html``) and the
+    Great Expectations data docs of its audit (``gx/``)."""
     rdir = run_dir(settings, run_id)
+    docs = rdir / "docs"
+    docs.mkdir(exist_ok=True)
     result = run_dbt(
         ["docs", "generate"],
         settings=settings,
@@ -154,15 +157,15 @@ def generate_docs(ds: str, run_id: str, settings: Settings) -> Path | None:
         as_of=ds,
         run_id=run_id,
     )
-    if not result.success:
-        log.warning("dbt docs generate failed; publishing without docs:\n%s", result.log_tail)
-        return None
-    docs = rdir / "docs"
-    docs.mkdir(exist_ok=True)
-    for name in ("index.html", "catalog.json", "manifest.json"):
-        src = rdir / "dbt_target" / name
-        if src.exists():
-            shutil.copyfile(src, docs / name)
+    if result.success:
+        for name in ("index.html", "catalog.json", "manifest.json"):
+            src = rdir / "dbt_target" / name
+            if src.exists():
+                shutil.copyfile(src, docs / name)
+    else:
+        log.warning("dbt docs generate failed; publishing without dbt docs:\n%s", result.log_tail)
+    if (rdir / "gx_docs").exists():
+        shutil.copytree(rdir / "gx_docs", docs / "gx", dirs_exist_ok=True)
     return docs
 
 
