@@ -109,7 +109,7 @@ def _append_penalty(settings, ds: str, fields: dict[str, str]) -> None:
     from panorama.feeds import load_registry
 
     spec = load_registry(settings.feeds_dir)["penalty__amr"]
-    source_of = {c.canonical: c.source for c in spec.resolved_columns()}
+    source_of = {c.field: c.source for c in spec.resolved_columns()}
     folder = settings.landing_dir / "penalty__amr"
     template = sorted(folder.glob("*.csv"))[0]
     with template.open(encoding="gbk", newline="") as f:
