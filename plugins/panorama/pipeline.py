@@ -181,10 +181,16 @@ def publish(
     audit_report = json.loads(audit_path.read_text(encoding="utf-8")) if audit_path.exists() else {}
     if not audit_report.get("passed"):
         raise RuntimeError(f"refusing to publish run {run_id}: no passing audit in {audit_path}")
+    candidate = candidate_path(settings, run_id)
+    if not candidate.is_file():
+        raise RuntimeError(
+            f"refusing to publish run {run_id}: no candidate at {candidate} "
+            "(published already or taken by an interrupted publication; start a new run)"
+        )
     docs = generate_docs(ds, run_id, settings)
     return publishing.publish(
         settings,
-        candidate_path(settings, run_id),
+        candidate,
         run_id=run_id,
         logical_date=ds,
         input_manifests=input_manifests,

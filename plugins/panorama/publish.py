@@ -144,6 +144,8 @@ def publish(
     docs_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Publish an audited candidate. Returns the publication manifest."""
+    if not candidate.is_file():  # opening it would create an empty warehouse and publish that
+        raise FileNotFoundError(f"no candidate to publish at {candidate}")
     started = time.monotonic()
     serving = settings.serving_dir
     serving.mkdir(parents=True, exist_ok=True)
