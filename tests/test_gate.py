@@ -1,0 +1,295 @@
+"""Write-audit-publish: a corrupted candidate is stopped by the audit and nothing is published.
+
+One real first publication (every stage, 1,500 generated entities). Each case then starts a new
+run the way ``build_identity`` does (a candidate copied from the published file), plants one
+defect with DuckDB SQL, and runs the real audit (dbt tests with stored failures + the GX
+checkpoint). The audit must raise ``AuditFailed`` naming the table and check with example keys,
+carry no personal data, publishing the run must be refused, and the serving files must stay
+byte for byte as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from panorama import pipeline, publish
+from panorama.audit import AuditFailed
+from panorama.identity import USCC_CHARSET, is_valid_uscc, make_uscc
+from panorama.pii import find_id_card_numbers, find_mobile_numbers, is_id_card_number
+from pipeline_fixtures import (
+    DS,
+    Published,
+    assert_complete_publication,
+    candidate_from_serving,
+    published_copy,
+    serving_digests,
+)
+from stdnum.cn import ric
+
+pytestmark = pytest.mark.slow
+
+# Personal data planted in a public table: a valid ID-card number and a mobile number.
+_ID_BODY = "37140219850315123"
+PLANTED_ID_CARD = _ID_BODY + ric.calc_check_digit(_ID_BODY + "0")
+PLANTED_MOBILE = "13905341234"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Published:
+    mp = pytest.MonkeyPatch()
+    yield published_copy(tmp_path_factory, mp, "gate")
+    mp.undo()
+
+
+# ------------------------------------------------------------------------------ expectations
+
+
+@dataclass(frozen=True)
+class Dbt:
+    """A failed dbt test whose unique id contains ``test`` and whose stored failures show
+    ``example``."""
+
+    test: str
+    example: str
+
+
+@dataclass(frozen=True)
+class Gx:
+    """A failed GX expectation on ``table``/``column`` whose example keys include ``example``."""
+
+    table: str
+    expectation: str
+    column: str
+    example: str
+
+
+@dataclass
+class Planted:
+    expected: list[Dbt | Gx]
+    not_expected: list[Gx] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    rows = con.execute(sql).fetchall()
+    assert rows and rows[0][0] is not None, f"fixture data lacks a row for: {sql}"
+    return rows[0][0]
+
+
+def duplicate_entity_key(con: duckdb.DuckDBPyConnection) -> Planted:
+    key = _one(con, "select min(entity_id) from entity.dim_entity")
+    con.execute(
+        "insert into entity.dim_entity select * from entity.dim_entity where entity_id = ?", [key]
+    )
+    return Planted(
+        expected=[
+            Dbt("unique_dim_entity_entity_id", key),
+            Gx("entity.dim_entity", "expect_column_values_to_be_between", "entity_id", key),
+        ]
+    )
+
+
+def invalid_uscc_check_character(con: duckdb.DuckDBPyConnection) -> Planted:
+    """A well-formed code whose check character is wrong, as a new entity and its public row."""
+    source = _one(con, "select min(uscc) from public_record.pub_entity")
+    bad = next(source[:17] + c for c in USCC_CHARSET if c != source[17])
+    assert is_valid_uscc(source) and not is_valid_uscc(bad)
+    con.execute(
+        "insert into entity.dim_entity by name "
+        "select * replace (? as entity_id, ? as uscc) from entity.dim_entity where uscc = ?",
+        [bad, bad, source],
+    )
+    con.execute(
+        "insert into public_record.pub_entity by name "
+        "select * replace (? as uscc) from public_record.pub_entity where uscc = ?",
+        [bad, source],
+    )
+    in_set = "expect_column_values_to_be_in_set"
+    regex = "expect_column_values_to_match_regex"
+    return Planted(
+        expected=[
+            Gx("entity.dim_entity", in_set, "entity_id", bad),
+            Gx("entity.dim_entity", in_set, "uscc", bad),
+            Gx("public_record.pub_entity", in_set, "uscc", bad),
+        ],
+        # the shape is right: it is the check character that is caught
+        not_expected=[
+            Gx("entity.dim_entity", regex, "uscc", bad),
+            Gx("public_record.pub_entity", regex, "uscc", bad),
+        ],
+    )
+
+
+def grade_out_of_range(con: duckdb.DuckDBPyConnection) -> Planted:
+    key = _one(con, "select min(entity_id) from risk.fct_risk_grade")
+    con.execute("update risk.fct_risk_grade set grade = 'E' where entity_id = ?", [key])
+    return Planted(
+        expected=[
+            Dbt("accepted_values_fct_risk_grade_grade", "E"),
+            Gx("risk.fct_risk_grade", "expect_column_values_to_be_in_set", "grade", key),
+        ]
+    )
+
+
+def orphan_event(con: duckdb.DuckDBPyConnection) -> Planted:
+    """An event of a well-formed, valid USCC that no registered entity has."""
+    orphan = make_uscc("9", "1", "371402", "MA9Y0Q0T")
+    assert is_valid_uscc(orphan)
+    assert not con.execute(
+        "select 1 from entity.dim_entity where entity_id = ?", [orphan]
+    ).fetchall()
+    event_id = hashlib.md5(b"planted orphan event").hexdigest()
+    con.execute(
+        "insert into entity.fct_entity_event by name "
+        "select * replace (? as event_id, ? as entity_id) from entity.fct_entity_event "
+        "order by event_id limit 1",
+        [event_id, orphan],
+    )
+    return Planted(
+        expected=[
+            Dbt("relationships_fct_entity_event_entity_id", orphan),
+            Gx(
+                "entity.fct_entity_event",
+                "expect_column_values_to_be_in_set",
+                "entity_id",
+                event_id,
+            ),
+        ]
+    )
+
+
+def personal_data_in_public_record(con: duckdb.DuckDBPyConnection) -> Planted:
+    key = _one(con, "select min(uscc) from public_record.pub_penalty")
+    text = f"当事人身份证号{PLANTED_ID_CARD}，联系电话{PLANTED_MOBILE}"
+    con.execute(
+        "update public_record.pub_penalty set violation_facts = ? "
+        "where penalty_id = (select min(penalty_id) from public_record.pub_penalty where uscc = ?)",
+        [text, key],
+    )
+    in_set = "expect_column_values_to_be_in_set"
+    return Planted(
+        expected=[
+            Gx("public_record.pub_penalty", in_set, "_no_id_card_number", key),
+            Gx("public_record.pub_penalty", in_set, "_no_mobile_number", key),
+        ],
+        secrets=[PLANTED_ID_CARD, PLANTED_MOBILE],
+    )
+
+
+CORRUPTIONS: dict[str, Callable[[duckdb.DuckDBPyConnection], Planted]] = {
+    "duplicate_entity_key": duplicate_entity_key,
+    "invalid_uscc_check_character": invalid_uscc_check_character,
+    "grade_out_of_range": grade_out_of_range,
+    "orphan_event": orphan_event,
+    "personal_data_in_public_record": personal_data_in_public_record,
+}
+
+
+# ----------------------------------------------------------------------------------- checks
+
+
+def _gx_matches(failure: dict[str, Any], want: Gx) -> bool:
+    return (
+        failure.get("table") == want.table
+        and failure.get("expectation") == want.expectation
+        and failure.get("column") == want.column
+    )
+
+
+def _assert_reported(report: dict[str, Any], want: Dbt | Gx) -> None:
+    if isinstance(want, Dbt):
+        found = [f for f in report["dbt_failures"] if want.test in f["test"]]
+        assert found, (
+            f"no failed dbt test {want.test}; got {[f['test'] for f in report['dbt_failures']]}"
+        )
+        examples = [e for f in found for e in f.get("examples", [])]
+        assert any(want.example in e for e in examples), (want, examples)
+        return
+    found = [f for f in report["gx"]["failures"] if _gx_matches(f, want)]
+    summary = [(f["table"], f["expectation"], f["column"]) for f in report["gx"]["failures"]]
+    assert found, f"no GX failure {want}; got {summary}"
+    examples = [e for f in found for e in f.get("examples", [])]
+    assert any(want.example in e for e in examples), (want, examples)
+
+
+def _text_files(folder: Path) -> list[Path]:
+    """Everything the audit wrote beside the candidate except DuckDB files."""
+    return [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and ".duckdb" not in p.name and p.suffix != ".parquet"
+    ]
+
+
+def _corrupted_candidate(published: Published, run_id: str, corruption: str) -> Planted:
+    candidate = candidate_from_serving(published.settings, run_id)
+    con = duckdb.connect(str(candidate))
+    try:
+        planted = CORRUPTIONS[corruption](con)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return planted
+
+
+# ------------------------------------------------------------------------------------ tests
+
+
+def test_uncorrupted_candidate_passes(published):
+    """The control: the same copy without a defect passes, so each failure below is the defect's."""
+    settings = published.settings
+    before = serving_digests(settings)
+    candidate_from_serving(settings, "gate-control")
+    report = pipeline.audit(DS, "gate-control", settings)
+    assert report["passed"] is True
+    assert report["dbt_failures"] == [] and report["gx"]["failures"] == []
+    assert serving_digests(settings) == before
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_corrupted_candidate_is_stopped(published, corruption):
+    settings = published.settings
+    run_id = f"gate-{corruption}"
+    before = serving_digests(settings)
+    versions_before = [v.name for v in publish.list_versions(settings)]
+    planted = _corrupted_candidate(published, run_id, corruption)
+
+    with pytest.raises(AuditFailed) as caught:
+        pipeline.audit(DS, run_id, settings)
+
+    audit_json = pipeline.run_dir(settings, run_id) / "audit.json"
+    written = json.loads(audit_json.read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(caught.value.report.to_dict(), default=str))
+    assert written["passed"] is False
+    for want in planted.expected:
+        _assert_reported(written, want)
+    for unwanted in planted.not_expected:
+        assert not [f for f in written["gx"]["failures"] if _gx_matches(f, unwanted)], unwanted
+
+    # no personal data in the report, the exception text or anything else the audit wrote
+    headline = str(caught.value)
+    written_files = _text_files(pipeline.run_dir(settings, run_id))
+    assert any("gx_docs" in p.parts for p in written_files), "GX data docs were not scanned"
+    for path in written_files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for secret in planted.secrets:
+            assert secret not in text, f"{secret[:4]}… leaked into {path}"
+        ids = [n for n in find_id_card_numbers(text) if is_id_card_number(n)]
+        assert not ids, f"ID-card numbers in {path}"
+    for secret in planted.secrets:
+        assert secret not in headline
+    assert not find_id_card_numbers(headline) and not find_mobile_numbers(headline)
+
+    # the gate holds: this run cannot be published, and what is served did not move
+    with pytest.raises(RuntimeError, match="refusing to publish"):
+        pipeline.publish(DS, run_id, published.input_manifests, settings)
+    assert serving_digests(settings) == before
+    assert [v.name for v in publish.list_versions(settings)] == versions_before
+    assert_complete_publication(settings)

@@ -1,0 +1,352 @@
+"""A run killed mid-build or mid-publish leaves readers a whole publication, and the next run
+recovers on its own.
+
+Each stage runs in its own process group (``python -c`` calling the stage, the environment of
+this test) and is killed with SIGKILL, dbt children included, at a point inside the stage. After
+each kill the serving files must open read-only and hold one complete publication, and the next
+run (a fresh run id, the same stages in this process) must publish without manual steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from panorama import pipeline, publish, warehouse
+from pipeline_fixtures import (
+    DS,
+    Published,
+    assert_complete_publication,
+    published_copy,
+    serving_digests,
+    subprocess_env,
+)
+
+pytestmark = pytest.mark.slow
+
+KEEP_VERSIONS = 3  # low, so that publications also prune while they may be killed
+KILL_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97)
+_MODEL_DONE = re.compile(r" (\d+) of (\d+) OK created ")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Published:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PANORAMA_KEEP_VERSIONS", str(KEEP_VERSIONS))
+    yield published_copy(tmp_path_factory, mp, "interrupted")
+    mp.undo()
+
+
+# ------------------------------------------------------------------------------- processes
+
+
+def _start(code: str, log: Path, pipe_stdout: bool = False) -> subprocess.Popen:
+    """``python -c code`` in a new session (its own process group), output to ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=subprocess_env(),
+            start_new_session=True,
+            stdout=subprocess.PIPE if pipe_stdout else out,
+            stderr=out if pipe_stdout else subprocess.STDOUT,
+        )
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the whole group and wait until none of it is left."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _group_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _group_members(proc.pid), "processes of the killed stage survived"
+
+
+def _wait_for(condition, proc: subprocess.Popen, log: Path, what: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"stage ended (exit {proc.returncode}) before {what}:\n"
+                + log.read_text(errors="replace")[-3000:]
+            )
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _dbt_child_running(proc: subprocess.Popen) -> bool:
+    return len(_group_members(proc.pid)) >= 2
+
+
+# ---------------------------------------------------------------------------------- runs
+
+
+def _full_run(published: Published, run_id: str) -> dict:
+    """Every stage after extract, in this process; returns the publication manifest."""
+    settings = published.settings
+    pipeline.build_all(DS, run_id, settings)
+    pipeline.audit(DS, run_id, settings)
+    return pipeline.publish(DS, run_id, published.input_manifests, settings)
+
+
+def _audited_candidate(published: Published, run_id: str) -> None:
+    """A run dir holding an audited candidate: the served file and the audit it passed, its
+    grades stamped with this run's id as a build stamps them (so versions differ)."""
+    settings = published.settings
+    served = publish.current_manifest(settings)
+    audit = pipeline.run_dir(settings, served["run_id"]) / "audit.json"
+    assert json.loads(audit.read_text(encoding="utf-8"))["passed"] is True
+    rdir = pipeline.run_dir(settings, run_id)
+    rdir.mkdir(parents=True)
+    candidate = pipeline.candidate_path(settings, run_id)
+    shutil.copyfile(settings.serving_path, candidate)
+    shutil.copyfile(audit, rdir / "audit.json")
+    with warehouse.connect(candidate, read_only=False) as con:
+        con.execute("update risk.fct_risk_grade set run_id = ?", [run_id])
+
+
+def _publish_code(run_id: str, inputs: Path) -> str:
+    """The serving half of the publish stage (what swaps files), announcing its start."""
+    return (
+        "import json, pathlib\n"
+        "from panorama import pipeline, publish\n"
+        "from panorama.settings import get_settings\n"
+        "s = get_settings()\n"
+        f"rdir = pipeline.run_dir(s, {run_id!r})\n"
+        "audit = json.loads((rdir / 'audit.json').read_text(encoding='utf-8'))\n"
+        f"inputs = json.loads(pathlib.Path({str(inputs)!r}).read_text(encoding='utf-8'))\n"
+        "print('start', flush=True)\n"
+        f"publish.publish(s, pipeline.candidate_path(s, {run_id!r}), run_id={run_id!r},\n"
+        f"    logical_date={DS!r}, input_manifests=inputs, audit=audit)\n"
+    )
+
+
+def _assert_versions_whole(published: Published) -> None:
+    """Nothing half-made is left once a publication has gone through."""
+    settings = published.settings
+    assert not list(settings.serving_dir.glob(".*.incoming"))
+    versions = publish.list_versions(settings)
+    assert 1 <= len(versions) <= KEEP_VERSIONS
+    for v in versions:
+        assert (v.path / "panorama.duckdb").exists() and (v.path / "public.duckdb").exists()
+    on_disk = {p.name for p in publish.versions_dir(settings).iterdir()}
+    assert on_disk == {v.name for v in versions}, f"incomplete versions left: {on_disk}"
+
+
+def _assert_retry_refused(published: Published, run_id: str) -> None:
+    """Publishing again a run whose candidate an interrupted publication took away (what
+    clearing the Airflow task does) is refused and changes nothing: there is nothing audited
+    left to publish."""
+    settings = published.settings
+    before = serving_digests(settings)
+    with pytest.raises(RuntimeError, match="refusing to publish"):
+        pipeline.publish(DS, run_id, published.input_manifests, settings)
+    assert not pipeline.candidate_path(settings, run_id).exists()
+    assert serving_digests(settings) == before
+
+
+# ---------------------------------------------------------------------------------- tests
+
+
+def test_kill_mid_build_then_next_run_publishes(published, tmp_path):
+    settings = published.settings
+    run_id = "killed-build"
+    pipeline.build_identity(DS, run_id, settings)
+    pipeline.resolve(DS, run_id, settings)
+    before = serving_digests(settings)
+    served_before = assert_complete_publication(settings)
+
+    dbt_log = pipeline.run_dir(settings, run_id) / "dbt_logs" / "dbt.log"
+    offset = dbt_log.stat().st_size
+    log = tmp_path / "build.log"
+    proc = _start(f"from panorama import pipeline; pipeline.build({DS!r}, {run_id!r})", log)
+
+    def models_built() -> list[tuple[int, int]]:
+        """(i, n) of each "i of n OK created" line this build logged."""
+        with dbt_log.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode("utf-8", errors="replace")
+        return [(int(i), int(n)) for i, n in _MODEL_DONE.findall(text)]
+
+    # dbt is writing the candidate: some models of this build are in it, not all
+    _wait_for(lambda: len(models_built()) >= 8, proc, log, "dbt wrote models to the candidate")
+    assert _dbt_child_running(proc), "dbt had already exited"
+    _kill_group(proc)
+    assert proc.returncode == -signal.SIGKILL
+    done = models_built()
+    assert len(done) < done[0][1], f"the build had finished: {len(done)} models"
+
+    assert serving_digests(settings) == before
+    assert assert_complete_publication(settings) == served_before
+
+    manifest = _full_run(published, "after-killed-build")
+    assert manifest["run_id"] == "after-killed-build"
+    assert assert_complete_publication(settings)["version"] == manifest["version"]
+    _assert_versions_whole(published)
+
+
+def test_kill_mid_publish_then_next_run_publishes(published, tmp_path):
+    settings = published.settings
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text(json.dumps(published.input_manifests), encoding="utf-8")
+
+    def run(run_id: str, kill_after: float | None) -> float:
+        """Publish ``run_id`` in a subprocess; kill it ``kill_after`` s after it starts."""
+        _audited_candidate(published, run_id)
+        log = tmp_path / f"{run_id}.log"
+        proc = _start(_publish_code(run_id, inputs), log, pipe_stdout=True)
+        assert proc.stdout.readline().strip() == b"start", log.read_text(errors="replace")
+        started = time.monotonic()
+        if kill_after is None:
+            assert proc.wait(timeout=120) == 0, log.read_text(errors="replace")
+            return time.monotonic() - started
+        time.sleep(kill_after)
+        _kill_group(proc)
+        return time.monotonic() - started
+
+    # one whole publication first: how long the stage takes here
+    duration = run("publish-measured", None)
+    assert publish.current_manifest(settings)["run_id"] == "publish-measured"
+
+    outcomes = []
+    for i, fraction in enumerate(KILL_FRACTIONS):
+        killed = f"publish-killed-{i}"
+        served_before = publish.current_manifest(settings)
+        seq_before = max(v.seq for v in publish.list_versions(settings))
+        run(killed, fraction * duration)
+
+        served = assert_complete_publication(settings)
+        assert served["run_id"] in (served_before["run_id"], killed)
+        started_version = any(
+            p.name.startswith(f"v{seq_before + 1:04d}_")
+            for p in publish.versions_dir(settings).iterdir()
+        )
+        outcomes.append((fraction, started_version, served["run_id"] == killed))
+        if not pipeline.candidate_path(settings, killed).exists():
+            _assert_retry_refused(published, killed)
+
+        recovered = f"publish-after-kill-{i}"
+        _audited_candidate(published, recovered)
+        manifest = publish.publish(
+            settings,
+            pipeline.candidate_path(settings, recovered),
+            run_id=recovered,
+            logical_date=DS,
+            input_manifests=published.input_manifests,
+            audit=json.loads(
+                (pipeline.run_dir(settings, recovered) / "audit.json").read_text(encoding="utf-8")
+            ),
+        )
+        assert assert_complete_publication(settings)["version"] == manifest["version"]
+        assert manifest["run_id"] == recovered
+        _assert_versions_whole(published)
+
+    print(f"publish took {duration:.2f}s; (fraction, began a version, served):", outcomes)
+    # the kills landed inside the stage: most had begun staging a version
+    assert sum(started for _, started, _ in outcomes) >= len(outcomes) // 2, outcomes
+
+
+def test_kill_publish_during_docs_then_next_run_publishes(published, tmp_path):
+    """The whole publish stage (``pipeline.publish``), killed while its dbt docs step runs."""
+    settings = published.settings
+    run_id = "publish-killed-docs"
+    _audited_candidate(published, run_id)
+    before = serving_digests(settings)
+    log = tmp_path / "publish-docs.log"
+    code = (
+        "import json, sys\n"
+        "from panorama import pipeline\n"
+        f"pipeline.publish({DS!r}, {run_id!r}, json.loads(sys.stdin.read()))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=subprocess_env(),
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    proc.stdin.write(json.dumps(published.input_manifests).encode())
+    proc.stdin.close()
+    _wait_for(lambda: _dbt_child_running(proc), proc, log, "dbt docs started")
+    time.sleep(1.0)
+    assert _dbt_child_running(proc), "dbt docs had already finished"
+    _kill_group(proc)
+
+    assert serving_digests(settings) == before
+    assert_complete_publication(settings)
+
+    recovered = "publish-after-docs-kill"
+    _audited_candidate(published, recovered)
+    manifest = pipeline.publish(DS, recovered, published.input_manifests, settings)
+    assert assert_complete_publication(settings)["version"] == manifest["version"]
+    assert manifest["run_id"] == recovered
+    assert (publish.versions_dir(settings) / manifest["version"] / "docs" / "index.html").exists()
+    _assert_versions_whole(published)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="publish swaps panorama.duckdb, public.duckdb, the export links and manifest.json "
+    "with separate renames: killed between them, readers get a mix until the next publication",
+)
+def test_kill_between_serving_renames_leaves_one_publication(published, tmp_path):
+    settings = published.settings
+    run_id = "publish-killed-in-swap"
+    _audited_candidate(published, run_id)
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text(json.dumps(published.input_manifests), encoding="utf-8")
+    # the kill comes from inside, right after the first serving file was renamed into place
+    code = (
+        "import os, signal\n"
+        "from panorama.settings import get_settings\n"
+        "_replace = os.replace\n"
+        "def replace(src, dst):\n"
+        "    _replace(src, dst)\n"
+        "    if str(dst) == str(get_settings().serving_path):\n"
+        "        os.killpg(os.getpgid(0), signal.SIGKILL)\n"
+        "os.replace = replace\n" + _publish_code(run_id, inputs)
+    )
+    log = tmp_path / "swap.log"
+    proc = _start(code, log, pipe_stdout=True)
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, log.read_text(errors="replace")
+    try:
+        assert_complete_publication(settings)
+    finally:
+        # the next publication puts everything back together
+        recovered = "publish-after-swap-kill"
+        _audited_candidate(published, recovered)
+        publish.publish(
+            settings,
+            pipeline.candidate_path(settings, recovered),
+            run_id=recovered,
+            logical_date=DS,
+            input_manifests=published.input_manifests,
+            audit={"passed": True},
+        )
+        assert assert_complete_publication(settings)["run_id"] == recovered
