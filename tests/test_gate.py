@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from panorama import pipeline, publish
+from panorama import pipeline, publish, warehouse
 from panorama.audit import AuditFailed
 from panorama.identity import USCC_CHARSET, is_valid_uscc, make_uscc
 from panorama.pii import find_id_card_numbers, find_mobile_numbers, is_id_card_number
@@ -250,6 +250,19 @@ def test_uncorrupted_candidate_passes(published):
     report = pipeline.audit(DS, "gate-control", settings)
     assert report["passed"] is True
     assert report["dbt_failures"] == [] and report["gx"]["failures"] == []
+    assert serving_digests(settings) == before
+
+
+def test_candidate_changed_after_its_audit_is_not_published(published):
+    """A passing audit covers the file it audited, not whatever sits at that path later."""
+    settings = published.settings
+    before = serving_digests(settings)
+    candidate_from_serving(settings, "gate-changed")
+    assert pipeline.audit(DS, "gate-changed", settings)["passed"] is True
+    with warehouse.connect(pipeline.candidate_path(settings, "gate-changed"), False) as con:
+        con.execute("update risk.fct_risk_grade set grade = 'A'")  # rebuilt or edited since
+    with pytest.raises(RuntimeError, match="changed after its audit"):
+        pipeline.publish(DS, "gate-changed", published.input_manifests, settings)
     assert serving_digests(settings) == before
 
 

@@ -40,6 +40,8 @@ class AuditReport:
     dbt_summary: dict[str, int] = field(default_factory=dict)
     dbt_failures: list[dict[str, Any]] = field(default_factory=list)
     gx: dict[str, Any] = field(default_factory=dict)
+    # which file was audited: publish refuses a candidate changed after its audit
+    candidate: dict[str, Any] = field(default_factory=dict)
 
     def headline(self) -> str:
         if self.passed:
@@ -105,6 +107,12 @@ def _failure_relations(target_dir: Path) -> dict[str, str]:
     return out
 
 
+def fingerprint(path: Path) -> dict[str, Any]:
+    """Identity of a candidate file as audited (size and modification time, nanoseconds)."""
+    st = path.stat()
+    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def audit_candidate(
     settings: Settings,
     candidate: Path,
@@ -133,6 +141,7 @@ def audit_candidate(
         docs_dir=run_dir / "gx_docs",
         baseline=baseline,
     )
+    audited = fingerprint(candidate)  # after dbt stored its test failures in the file
     report = AuditReport(
         run_id=run_id,
         as_of=as_of,
@@ -141,6 +150,7 @@ def audit_candidate(
         dbt_summary=dbt.summary(),
         dbt_failures=dbt_failures,
         gx=gx.to_dict(),
+        candidate=audited,
     )
     (run_dir / "audit.json").write_text(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"

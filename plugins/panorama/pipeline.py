@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from panorama import publish as publishing
-from panorama.audit import AuditFailed, audit_candidate
+from panorama.audit import AuditFailed, audit_candidate, fingerprint
 from panorama.dbt_runner import RESOLUTION_SUBDIR, run_dbt
 from panorama.settings import Settings, get_settings
 
@@ -186,6 +186,13 @@ def publish(
         raise RuntimeError(
             f"refusing to publish run {run_id}: no candidate at {candidate} "
             "(published already or taken by an interrupted publication; start a new run)"
+        )
+    audited = audit_report.get("candidate") or {}
+    if {k: audited.get(k) for k in ("size", "mtime_ns")} != {
+        k: v for k, v in fingerprint(candidate).items() if k != "path"
+    }:
+        raise RuntimeError(
+            f"refusing to publish run {run_id}: {candidate} changed after its audit; audit again"
         )
     docs = generate_docs(ds, run_id, settings)
     return publishing.publish(

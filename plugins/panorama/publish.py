@@ -2,17 +2,18 @@
 
 Layout under ``serving/``::
 
-    panorama.duckdb            what regulators and BI tools open (read-only)
-    public.duckdb              the public dataset (公示): public-record facts only
-    manifest.json              the manifest of the publication in place
     versions/<vNNNN_ds>/       every kept publication: panorama.duckdb, public.duckdb,
                                manifest.json (written last: a version without it is incomplete),
                                exports/*.parquet, public/*.parquet, docs/
-    exports, public            symlinks to the current version's Parquet folders
+    current                    -> versions/<the version in place>
+    panorama.duckdb            -> current/panorama.duckdb   what regulators and BI tools open
+    public.duckdb              -> current/public.duckdb     the public dataset (公示)
+    manifest.json, exports/, public/, docs/  -> the same in current/
 
-Each serving file is replaced with ``os.replace`` of a fully written file in the same folder,
-so a reader opening it sees the old or the new version, never a mix or a half-written file.
-Versions share storage with the serving files through hard links.
+A publication writes the whole new version first, then flips ``current`` with one
+``os.replace`` of a symlink: every serving path moves to the new version at once, so a reader
+sees the old or the new publication, never a mix or a half-written file, even when the
+publishing process is killed at any point.
 """
 
 from __future__ import annotations
@@ -82,25 +83,19 @@ def baseline_from_manifest(manifest: dict[str, Any] | None) -> dict[str, Any] | 
     }
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+CURRENT = "current"
+# What readers open, each a fixed symlink through ``current``.
+SERVED = ("panorama.duckdb", "public.duckdb", MANIFEST, "exports", "public", "docs")
 
 
-def _atomic_replace(src: Path, dest: Path) -> None:
-    """Make ``dest`` the same file as ``src`` in one rename (temp beside ``dest`` first)."""
-    tmp = dest.with_name(f".{dest.name}.incoming")
-    _link_or_copy(src, tmp)
-    os.replace(tmp, dest)
-
-
-def _atomic_symlink(target: Path, link: Path) -> None:
+def _atomic_symlink(target: str, link: Path) -> None:
+    """Point ``link`` at ``target`` (relative) with one rename; no moment without a link."""
+    if link.is_symlink() and os.readlink(link) == target:
+        return
     tmp = link.with_name(f".{link.name}.incoming")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(os.path.relpath(target, link.parent))
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(target)
     os.replace(tmp, link)
 
 
@@ -169,6 +164,7 @@ def publish(
     warehouse.export_parquet(vdir / "public.duckdb", vdir / "public", (warehouse.PUBLIC_SCHEMA,))
     if docs_dir and docs_dir.exists():
         shutil.copytree(docs_dir, vdir / "docs")
+    (vdir / "docs").mkdir(exist_ok=True)
     grade_counts, grade_shares = _grade_shares(staged_db)
     manifest = {
         "version": name,
@@ -205,12 +201,16 @@ def publish(
 
 
 def _switch_to(settings: Settings, version: Version) -> None:
+    """Flip ``current`` to ``version`` (the one atomic step), then make sure every served path
+    is its fixed link through ``current`` (only a serving folder of an older layout, with real
+    files in place, needs that)."""
     serving = settings.serving_dir
-    _atomic_replace(version.path / "panorama.duckdb", settings.serving_path)
-    _atomic_replace(version.path / "public.duckdb", settings.public_path)
-    _atomic_symlink(version.path / "exports", serving / "exports")
-    _atomic_symlink(version.path / "public", serving / "public")
-    _atomic_replace(version.path / MANIFEST, serving / MANIFEST)
+    _atomic_symlink(os.path.relpath(version.path, serving), serving / CURRENT)
+    for name in SERVED:
+        link = serving / name
+        if link.is_dir() and not link.is_symlink():
+            shutil.rmtree(link)
+        _atomic_symlink(f"{CURRENT}/{name}", link)
 
 
 def _prune(settings: Settings) -> None:
