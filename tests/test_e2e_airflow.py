@@ -214,3 +214,17 @@ def test_failing_audit_leaves_serving_file_unchanged(pipeline_env, second_run):
     assert report["passed"] is False
     text = json.dumps(report, ensure_ascii=False)
     assert "event_date" in text
+
+
+def test_rollback_dag_serves_a_kept_version(pipeline_env, second_run):
+    """credit_panorama_rollback, run through Airflow, puts the first publication back."""
+    from panorama import airflow_env as af
+
+    settings = pipeline_env
+    first = publish.list_versions(settings)[0]
+    assert first.manifest()["logical_date"] == DS1
+    env = af.airflow_env(settings)
+    proc = af.dags_test("credit_panorama_rollback", DS3, env, conf={"version": first.name})
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert publish.current_manifest(settings)["version"] == first.name
+    assert warehouse.table_counts(settings.serving_path) == first.manifest()["row_counts"]

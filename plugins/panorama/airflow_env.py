@@ -6,6 +6,7 @@ user's own ``~/airflow``. A real deployment sets ``AIRFLOW_HOME`` and ``AIRFLOW_
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -59,11 +60,17 @@ def ensure_db(env: dict[str, str]) -> None:
 
 
 def dags_test(
-    dag_id: str, logical_date: str, env: dict[str, str], log_path: Path | None = None
+    dag_id: str,
+    logical_date: str,
+    env: dict[str, str],
+    log_path: Path | None = None,
+    conf: dict | None = None,
 ) -> subprocess.CompletedProcess:
     """``airflow dags test`` (a real run through Airflow, in one process) with output to a log."""
     ensure_db(env)
     cmd = [airflow_bin(), "dags", "test", dag_id, logical_date]
+    if conf:
+        cmd += ["--conf", json.dumps(conf)]
     if log_path is None:
         return subprocess.run(cmd, env=env, check=False, capture_output=True, text=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
