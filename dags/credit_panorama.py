@@ -62,7 +62,7 @@ def credit_panorama():
         manifest = extract_feed(feed, context["ds"], run_id=context["run_id"]).to_dict()
         context["outlet_events"][RAW_FEEDS].add(
             Asset(name=f"panorama-raw-{feed}", uri=f"file:///panorama/raw/{feed}"),
-            extra={"ds": context["ds"], "rows_kept": manifest.get("rows_kept")},
+            extra={"ds": context["ds"], "rows_kept": manifest["totals"].get("rows_kept")},
         )
         return manifest
 
