@@ -35,15 +35,8 @@ def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 def list_tables(path: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> list[str]:
     """``schema.table`` names of base tables and views in the given schemas, sorted."""
-    marks = ",".join("?" for _ in schemas)
-    rows = query(
-        path,
-        f"select table_schema, table_name from information_schema.tables "
-        f"where table_catalog = current_database() and table_schema in ({marks}) "
-        f"order by 1, 2",
-        list(schemas),
-    )
-    return [f"{s}.{t}" for s, t in rows]
+    with connect(path) as con:
+        return _tables(con, schemas)
 
 
 def table_counts(path: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> dict[str, int]:
