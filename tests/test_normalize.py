@@ -182,3 +182,22 @@ def test_amount_fast_path_agrees_with_the_slow_path() -> None:
     assert got_bad == want_bad.to_pylist()
     _, done = _amounts_fast(pa.array(["0.50", "12", "3.", "1.5万", ""]))
     assert done.tolist() == [True, True, True, False, True]
+
+
+def test_trim_check_finds_every_whitespace_at_either_end() -> None:
+    """The byte scan that skips ``utf8_trim_whitespace`` misses no value it would change."""
+    import pyarrow.compute as pc
+    from panorama.normalize import _WHITESPACE, _needs_trim
+
+    assert not _needs_trim(pa.array(["德州市", "《食品安全法》", "ＡＢ", "a b", "", None]))
+    bodies = ["德州", "x", "《法》", "", "a\u3000b"]
+    for ws in _WHITESPACE:
+        for body in bodies:
+            for value in (ws + body, body + ws):
+                arr = pa.array(["德城区", None, value, "末"], pa.string())
+                assert _needs_trim(arr), repr(value)
+                assert _needs_trim(arr.slice(2, 1)), repr(value)
+    # Nothing else is whitespace to Arrow: a sweep of the BMP around the known spaces.
+    others = [chr(c) for c in range(0x01, 0x3100) if chr(c) not in _WHITESPACE and chr(c) != "\x00"]
+    arr = pa.array([f"{c}中{c}" for c in others], pa.string())
+    assert pc.all(pc.equal(pc.utf8_trim_whitespace(arr), arr)).as_py()

@@ -172,7 +172,7 @@ class _Context:
 
 
 def _constant(value: str, n: int) -> pa.Array:
-    return pa.array([value] * n, pa.string()) if n else pa.array([], pa.string())
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def _process_batch(

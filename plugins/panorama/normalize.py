@@ -132,8 +132,48 @@ def fold_width(arr: pa.Array) -> pa.Array:
     return _fold(arr, _FW_ALL, _FOLD_ALL, _FW_ALL_BYTES)
 
 
+# What ``utf8_trim_whitespace`` removes (found by running it over every code point).
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+)
+_WS_ASCII = np.zeros(256, dtype=bool)
+_WS_ASCII[[ord(c) for c in _WHITESPACE if ord(c) < 0x80]] = True
+_WS_WIDE = np.array(
+    sorted(
+        int.from_bytes(c.encode().rjust(3, b"\0"), "big") for c in _WHITESPACE if ord(c) >= 0x80
+    ),
+    dtype=np.int64,
+)
+
+
+def _needs_trim(arr: pa.Array) -> bool:
+    """Whether any value starts or ends with whitespace (a byte scan of both ends)."""
+    if len(arr) == 0 or arr.buffers()[2] is None:
+        return False
+    offsets, data = _layout(arr)
+    lengths = offsets[1:] - offsets[:-1]
+    starts, ends = offsets[:-1][lengths > 0], offsets[1:][lengths > 0]
+    if starts.size == 0:
+        return False
+    if _WS_ASCII[data[starts]].any() or _WS_ASCII[data[ends - 1]].any():
+        return True
+    last = len(data) - 1
+
+    def at(i: np.ndarray) -> np.ndarray:  # clipped reads can only add false alarms
+        return data[np.clip(i, 0, last)].astype(np.int64)
+
+    h0, h1, h2 = at(starts), at(starts + 1), at(starts + 2)
+    t3, t2, t1 = at(ends - 3), at(ends - 2), at(ends - 1)
+    keys = (h0 << 8 | h1, h0 << 16 | h1 << 8 | h2, t2 << 8 | t1, t3 << 16 | t2 << 8 | t1)
+    return any(np.isin(k, _WS_WIDE).any() for k in keys)
+
+
 def normalize_text(arr: pa.Array) -> Normalized:
-    return Normalized(_empty_to_null(pc.utf8_trim_whitespace(fold_text(arr))))
+    arr = fold_text(arr)
+    if _needs_trim(arr):
+        arr = pc.utf8_trim_whitespace(arr)
+    return Normalized(_empty_to_null(arr))
 
 
 _CODE_DROP = b"\t\n\x0b\f\r \x1c\x1d\x1e\x1f-"
@@ -368,8 +408,9 @@ def _amounts_fast(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     new_end[bare] -= 1
     new_len = np.where(plain, new_end - rel, 0)
     keep = np.zeros(len(d) + 1, dtype=np.int32)
-    np.add.at(keep, rel[plain], 1)
-    np.add.at(keep, new_end[plain], -1)
+    # Values do not overlap, so each index list is free of repeats and ``+=`` is exact.
+    keep[rel[plain]] += 1
+    keep[new_end[plain]] -= 1
     out = d[np.cumsum(keep[:-1]) > 0]
     offs = np.concatenate(([0], np.cumsum(new_len))).astype(np.int32)
     bitmap = pa.py_buffer(np.packbits(plain, bitorder="little"))
