@@ -146,6 +146,11 @@ def test_jsonl_type_change_falls_back_and_keeps_every_record(
     p = tmp_path / "a.jsonl"
     recs = [{"k": f"v{i}", "n": "text"} for i in range(100)] + [{"k": "last", "n": 7}]
     p.write_text("\n".join(json.dumps(r) for r in recs) + "\n", "utf-8")
+    # Nothing handed out yet when Arrow gives up: the Python reader takes over at once.
+    rows = read_all(JsonLinesSource("a.jsonl", path=p, fmt=FormatSpec(type="jsonl")))
+    assert len(rows) == 101 and rows[-1] == {"k": "last", "n": "7"}
+
+    monkeypatch.setattr(files_mod, "BATCH_ROWS", 10)
     src = JsonLinesSource("a.jsonl", path=p, fmt=FormatSpec(type="jsonl"))
     from panorama.connectors import RestartSource
 
@@ -153,6 +158,21 @@ def test_jsonl_type_change_falls_back_and_keeps_every_record(
         read_all(src)
     rows = read_all(src)  # the second pass reads record by record
     assert len(rows) == 101 and rows[-1] == {"k": "last", "n": "7"}
+
+
+def test_jsonl_key_first_seen_in_a_later_block(tmp_path: Path, monkeypatch) -> None:
+    import panorama.connectors.files as files_mod
+
+    monkeypatch.setattr(files_mod, "JSON_BLOCK_BYTES", 1024)
+    p = tmp_path / "a.jsonl"
+    recs = [{"k": f"v{i}"} for i in range(100)] + [{"k": "x", "备注": f"n{i}"} for i in range(100)]
+    p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n", "utf-8")
+    src = JsonLinesSource("a.jsonl", path=p, fmt=FormatSpec(type="jsonl"))
+    batches = list(src.batches())
+    assert len(batches) == 1 and batches[0].table.num_rows == 200  # blocks regrouped
+    rows = batches[0].table.to_pylist()
+    assert rows[0] == {"k": "v0", "备注": None} and rows[-1] == {"k": "x", "备注": "n99"}
+    assert src.columns == ["k", "备注"]
 
 
 def test_jsonl_bad_line_is_unreadable(tmp_path: Path) -> None:

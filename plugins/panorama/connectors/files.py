@@ -1,10 +1,12 @@
 """File deliveries in the landing dir: CSV, Excel (xlsx/xls), JSON documents and JSON lines.
 
-CSV and JSON lines are streamed with pyarrow, so memory stays flat in the file size. GBK and
-GB18030 are decoded to UTF-8 here, in chunks cut after a newline (a byte that never occurs
-inside a multi-byte character), so a wrong encoding is reported with its exact byte offset.
-Excel goes through python-calamine; a JSON document is parsed whole (deliver JSON lines for
-big files).
+CSV and JSON lines are streamed with pyarrow, so memory stays flat in the file size: Arrow
+reads up to 32 blocks ahead, so blocks are small and batches are regrouped to ``BATCH_ROWS``.
+GBK and GB18030 are decoded to UTF-8 by :class:`~panorama.connectors.transcode.Utf8Stream`,
+which reports a wrong encoding with its exact byte offset.
+An xlsx sheet is streamed by :mod:`panorama.connectors.xlsx` (python-calamine reads xls, and
+any sheet that reader declines); a JSON document is parsed whole (deliver JSON lines for big
+files).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import csv
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
@@ -31,11 +35,13 @@ from panorama.connectors import (
     records_to_table,
     to_text,
 )
+from panorama.connectors.transcode import Utf8Stream
 from panorama.feeds import FeedSpec, FormatSpec
 from panorama.settings import Settings
 
-CSV_BLOCK_BYTES = 16 << 20
-JSON_BLOCK_BYTES = 16 << 20
+log = logging.getLogger(__name__)
+CSV_BLOCK_BYTES = 1 << 20  # Arrow keeps up to 32 blocks in flight
+JSON_BLOCK_BYTES = 2 << 20  # one record at most; records over it take the Python path
 SNIFF_BYTES = 1 << 20
 _MAGIC = {
     b"PK\x03\x04": "a zip archive (an xlsx workbook?)",
@@ -69,68 +75,6 @@ def file_sha256(path: Path, probe: bytes | None = None) -> tuple[str, bool]:
             if probe and not found:
                 found = probe in chunk
     return h.hexdigest(), found
-
-
-class Utf8Stream(io.RawIOBase):
-    """A file in an ASCII-compatible encoding (GBK, GB18030, ...) read as UTF-8 bytes.
-
-    Decoded in chunks that end after a newline, so no character is split and the first
-    undecodable byte is located exactly (``UnicodeDecodeError.start`` is a file offset)."""
-
-    def __init__(self, path: Path, encoding: str, chunk_bytes: int = 4 << 20) -> None:
-        super().__init__()
-        self._f = path.open("rb")
-        self._encoding = encoding
-        self._chunk = chunk_bytes
-        self._carry = b""
-        self._offset = 0  # file offset of the first byte of ``_carry``
-        self._out = b""
-        self._pos = 0
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    def _fill(self) -> None:
-        while self._pos >= len(self._out) and not self._eof:
-            raw = self._f.read(self._chunk)
-            if not raw:
-                self._eof = True
-                data, self._carry = self._carry, b""
-            else:
-                data = self._carry + raw if self._carry else raw
-                cut = data.rfind(b"\n") + 1
-                data, self._carry = data[:cut], data[cut:]
-            try:
-                text = data.decode(self._encoding)
-            except UnicodeDecodeError as exc:
-                raise UnicodeDecodeError(
-                    exc.encoding,
-                    exc.object,
-                    self._offset + exc.start,
-                    self._offset + exc.end,
-                    exc.reason,
-                ) from None
-            self._offset += len(data)
-            self._out, self._pos = text.encode("utf-8"), 0
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = 1 << 62
-        parts = []
-        while size > 0:
-            self._fill()
-            out = self._out[self._pos : self._pos + size]
-            if not out:
-                break
-            self._pos += len(out)
-            size -= len(out)
-            parts.append(out)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
 
 
 def detect_encoding(head: bytes) -> str:
@@ -245,8 +189,11 @@ class CsvSource(_FileSource):
             return "error"
 
         codec = codecs.lookup(encoding).name
+        # Text decoded by Python is valid UTF-8 already; Arrow's own check costs a second a
+        # million rows, so it runs only on bytes that no decoder has seen.
+        check_utf8 = False
         if codec == "utf-8":
-            stream, arrow_encoding = str(self.path), "utf8"
+            stream, arrow_encoding, check_utf8 = str(self.path), "utf8", True
         elif codec in ("gbk", "gb18030"):
             stream, arrow_encoding = Utf8Stream(self.path, encoding), "utf8"
         else:
@@ -271,14 +218,18 @@ class CsvSource(_FileSource):
                 convert_options=pa_csv.ConvertOptions(
                     column_types={c: pa.string() for c in self.columns},
                     strings_can_be_null=False,
-                    check_utf8=True,
+                    check_utf8=check_utf8,
                 ),
             )
-            row = 1
+            row, group, grouped = 1, [], 0
             for batch in reader:
-                table = pa.Table.from_batches([batch])
-                yield SourceBatch(table, row, "csv", self.fmt.delimiter)
-                row += batch.num_rows
+                group.append(batch)
+                grouped += batch.num_rows
+                if grouped >= BATCH_ROWS:
+                    yield SourceBatch(pa.Table.from_batches(group), row, "csv", self.fmt.delimiter)
+                    row, group, grouped = row + grouped, [], 0
+            if group:
+                yield SourceBatch(pa.Table.from_batches(group), row, "csv", self.fmt.delimiter)
         except UnicodeDecodeError as exc:
             raise self._encoding_error(encoding, exc) from exc
         except pa.ArrowInvalid as exc:
@@ -298,6 +249,22 @@ class CsvSource(_FileSource):
                 stream.close()
 
 
+def _cells_table(rows, cols, values: pa.Array, names: list[str]) -> pa.Table:
+    """Cells (sheet row, 0-based column, text) of whole rows as a table, "" where empty."""
+    import numpy as np
+
+    _, at = np.unique(rows, return_inverse=True)
+    n = int(at.max()) + 1
+    out = {}
+    for j, name in enumerate(names):
+        idx = np.full(n, -1, dtype=np.int64)
+        m = cols == j
+        idx[at[m]] = np.flatnonzero(m)
+        taken = values.take(pa.array(idx, mask=idx < 0))
+        out[name] = pc.fill_null(taken, "")
+    return pa.table(out)
+
+
 def _cell_columns(rows: list[list], width: int) -> list[list[str | None]]:
     cols: list[list[str | None]] = []
     for col in zip(*rows, strict=True):
@@ -306,12 +273,98 @@ def _cell_columns(rows: list[list], width: int) -> list[list[str | None]]:
 
 
 class ExcelSource(_FileSource):
-    """A sheet of an xlsx/xls workbook (python-calamine); fully empty rows are skipped."""
+    """A sheet of an xlsx/xls workbook; fully empty rows are skipped.
+
+    An xlsx sheet is streamed by :mod:`panorama.connectors.xlsx`; an xls workbook, or a sheet
+    using something that reader does not do, is read whole by python-calamine. Both give the
+    same columns and text. The header is the ``header_row``-th row from the first row holding a
+    value (title rows above it are skipped)."""
+
+    use_calamine = False
 
     def batches(self) -> Iterator[SourceBatch]:
+        head = self._check_not_empty()
+        if not self.use_calamine and head.startswith(b"PK\x03\x04"):
+            handed_out = False
+            try:
+                for batch in self._streamed_batches():
+                    handed_out = True
+                    yield batch
+                return
+            except SourceUnreadable:
+                raise
+            except Exception as exc:  # Unsupported, or a damaged workbook: calamine decides
+                log.info("%s: read whole by calamine (%s)", self.name, exc)
+                if handed_out:
+                    self.use_calamine = True
+                    raise RestartSource(self.name) from None
+        yield from self._calamine_batches()
+
+    def _streamed_batches(self) -> Iterator[SourceBatch]:
+        from panorama.connectors.xlsx import Unsupported, Workbook
+
+        wb = Workbook(self.path)
+        try:
+            sheet_name = self.fmt.sheet or wb.sheet_names[0]
+            if sheet_name not in wb.sheets:
+                raise SourceUnreadable(f"sheet {sheet_name!r} not found; sheets: {wb.sheet_names}")
+            header_at: int | None = None  # sheet row of the header
+            top: list[tuple[int, int, str]] = []  # cells of the title rows and the header
+            col0 = -1  # sheet column of the first column
+            row_no, group, grouped = 1, [], 0
+            for block in wb.cells(sheet_name):
+                rows, cols, values = block.rows, block.cols, block.values
+                if header_at is None:
+                    header_at = int(rows[0]) + self.fmt.header_row - 1
+                if col0 < 0:
+                    upto = rows <= header_at
+                    top += zip(
+                        rows[upto].tolist(),
+                        cols[upto].tolist(),
+                        values.filter(pa.array(upto)).to_pylist(),
+                        strict=True,
+                    )
+                    if upto.all():
+                        continue
+                    col0 = self._header(top, header_at, sheet_name)
+                    data = ~upto
+                    rows, cols, values = rows[data], cols[data], values.filter(pa.array(data))
+                cols = cols - col0
+                if (cols < 0).any():
+                    raise Unsupported("a value left of the header's first column")
+                if cols.max() >= len(self.columns):
+                    extra = range(len(self.columns) + 1, int(cols.max()) + 2)
+                    self.columns = dedupe_names(self.columns + [f"column_{i}" for i in extra])
+                table = _cells_table(rows, cols, values, self.columns)
+                group.append(table)
+                grouped += table.num_rows
+                if grouped >= BATCH_ROWS:
+                    yield SourceBatch(_concat(group), row_no, "csv", ",")
+                    row_no, group, grouped = row_no + grouped, [], 0
+            if col0 < 0:  # no data rows
+                self._header(top, header_at, sheet_name)
+            if group:
+                yield SourceBatch(_concat(group), row_no, "csv", ",")
+        finally:
+            wb.close()
+
+    def _header(self, top: list[tuple[int, int, str]], header_at: int | None, sheet: str) -> int:
+        """Set the columns from the header row's cells; returns the sheet column of the first."""
+        cells = [(c, v) for r, c, v in top if r == header_at]
+        if not cells:
+            raise SourceUnreadable(f"no header at row {self.fmt.header_row} of {sheet!r}")
+        col0 = min(c for _, c, _ in top)
+        names = [""] * (max(c for c, _ in cells) - col0 + 1)
+        for c, v in cells:
+            names[c - col0] = v
+        while names and not names[-1]:
+            names.pop()
+        self.columns = dedupe_names(names)
+        return col0
+
+    def _calamine_batches(self) -> Iterator[SourceBatch]:
         from python_calamine import CalamineWorkbook
 
-        self._check_not_empty()
         try:
             wb = CalamineWorkbook.from_path(str(self.path))
         except Exception as exc:  # calamine raises its own error types per format problem
@@ -364,6 +417,11 @@ class ExcelSource(_FileSource):
         return SourceBatch(table, first_row, "csv", ",")
 
 
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table of blocks whose keys may differ (a key missing in a block is null there)."""
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+
+
 class JsonLinesSource(_FileSource):
     """One JSON object per line. Streamed with pyarrow; if a key changes type between records
     (or a line is not valid JSON) the file is re-read record by record in Python."""
@@ -410,6 +468,7 @@ class JsonLinesSource(_FileSource):
         try:
             probe = pa_json.open_json(self._stream(encoding), read_options=ropts)
             schema = probe.schema
+            probe.close()  # else its read-ahead lives as long as this generator
         except UnicodeDecodeError as exc:
             raise self._encoding_error(encoding, exc) from exc
         explicit = pa.schema(
@@ -432,7 +491,7 @@ class JsonLinesSource(_FileSource):
                 explicit_schema=explicit, unexpected_field_behavior="infer"
             ),
         )
-        row = 1
+        row, group, grouped = 1, [], 0
         try:
             for batch in reader:
                 cols = {}
@@ -446,8 +505,13 @@ class JsonLinesSource(_FileSource):
                 for name in cols:
                     if name not in self.columns:
                         self.columns.append(name)
-                yield SourceBatch(pa.table(cols), row, "json")
-                row += batch.num_rows
+                group.append(pa.table(cols))
+                grouped += batch.num_rows
+                if grouped >= BATCH_ROWS:
+                    yield SourceBatch(_concat(group), row, "json")
+                    row, group, grouped = row + grouped, [], 0
+            if group:
+                yield SourceBatch(_concat(group), row, "json")
         except UnicodeDecodeError as exc:
             raise self._encoding_error(encoding, exc) from exc
 
