@@ -268,6 +268,22 @@ def test_reordered_columns_and_extra_column_drift(env) -> None:
     assert m.unmapped_columns == ["联系电话"] and m.status == "warning"
 
 
+def test_known_unmapped_columns_are_kept_but_not_drift(env) -> None:
+    yaml_text = SGS_YAML.format(
+        name="penalty__amr", dept="德州市市场监督管理局", encoding="gbk", min_rows=1
+    )
+    feed = add_feed(env, text=yaml_text + "known_unmapped: [联系电话]\n")
+    header = [*SGS_HEADER, "联系电话", "新列"]
+    deliver(env, feed, "a.csv", csv_text(header, [[*ROW1, "13800000000", "x"]]))
+    m = extract_feed(feed, DS)
+    assert json.loads(raw_rows(env)[0]["_extras"]) == {"联系电话": "13800000000", "新列": "x"}
+    assert m.unmapped_columns == ["联系电话", "新列"] and m.new_columns == ["新列"]
+    assert m.warnings == ["schema drift: unmapped columns ['新列']"]
+    deliver(env, feed, "a.csv", csv_text([*SGS_HEADER, "联系电话"], [[*ROW1, "1"]]))
+    m = extract_feed(feed, DS)
+    assert m.new_columns == [] and m.status == "ok"
+
+
 def test_renamed_required_column_fails_the_feed(env) -> None:
     feed = add_feed(env)
     header = [h if h != "处罚决定日期" else "决定日期" for h in SGS_HEADER]

@@ -67,6 +67,7 @@ def test_valid_feed_loads_with_kind_defaults(tmp_path: Path) -> None:
         (lambda t: t.replace("max: 1000", "max: 0"), "expected_rows.max", "below"),
         (lambda t: t.replace("type: csv", "type: table"), "format.type", "does not fit"),
         (lambda t: t.replace("{value: 德州市市场监督管理局}", "{}"), "columns.cf_sjly", "source"),
+        (lambda t: t + "known_unmapped: [处罚机关]\n", "known_unmapped", "mapped in columns"),
     ],
 )
 def test_errors_name_file_key_and_problem(tmp_path: Path, edit, where: str, what: str) -> None:

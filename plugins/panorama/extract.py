@@ -74,6 +74,7 @@ class LoadManifest:
     files: list[FileReport] = field(default_factory=list)
     columns_seen: list[str] = field(default_factory=list)
     unmapped_columns: list[str] = field(default_factory=list)
+    new_columns: list[str] = field(default_factory=list)  # unmapped and not known_unmapped
     missing_optional_columns: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -419,8 +420,10 @@ def extract_feed(
         manifest.warnings.append(f"no delivery found for {spec.transport.type} transport")
     if len(loaded) < len(manifest.files):
         manifest.warnings.append(f"{len(manifest.files) - len(loaded)} file(s) rejected whole")
-    if manifest.unmapped_columns:
-        manifest.warnings.append(f"schema drift: unmapped columns {manifest.unmapped_columns}")
+    known = {_key(c) for c in spec.known_unmapped}
+    manifest.new_columns = [c for c in manifest.unmapped_columns if _key(c) not in known]
+    if manifest.new_columns:
+        manifest.warnings.append(f"schema drift: unmapped columns {manifest.new_columns}")
     if kept < expected.min or (expected.max is not None and kept > expected.max):
         manifest.warnings.append(
             f"rows kept {kept} outside expected range [{expected.min}, {expected.max}]"

@@ -127,6 +127,9 @@ class FeedSpec(_Model):
     date_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DATE_FORMATS))
     amount_unit: Literal["万元", "元"] = "万元"
     columns: dict[str, ColumnSpec]
+    # Delivered columns known and deliberately left unmapped: kept in _extras like any other
+    # unmapped column, but not reported as schema drift.
+    known_unmapped: list[str] = Field(default_factory=list)
     expected_rows: ExpectedRows = ExpectedRows()
 
     @model_validator(mode="after")
@@ -157,6 +160,9 @@ class FeedSpec(_Model):
         dupes = sorted({s for s in sources if sources.count(s) > 1})
         if dupes:
             raise ValueError(f"columns: source columns mapped twice: {dupes}")
+        both = sorted(set(sources) & set(self.known_unmapped))
+        if both:
+            raise ValueError(f"known_unmapped: {both} are mapped in columns")
         for fmt in self.date_formats:
             if fmt == "excel_serial":
                 continue
