@@ -3,6 +3,7 @@ characters cut by a read chunk survive, and the first bad byte is located exactl
 
 from __future__ import annotations
 
+import platform
 import random
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def read(path: Path, encoding: str, chunk: int, size: int = 7) -> bytes:
 
 
 def test_iconv_is_used_where_it_agrees_with_python() -> None:
-    # Debian's glibc has both; a machine without them falls back, and the other tests show
-    # the fallback gives the same bytes.
+    # glibc has both; elsewhere the Python codec is used, and the tests below show that the
+    # two give the same bytes.
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("iconv's GBK tables are checked on glibc only")
     assert iconv_usable("gbk") and iconv_usable("gb18030")
     assert not iconv_usable("big5")
 

@@ -169,3 +169,14 @@ def test_inline_strings_with_entities_and_line_breaks(tmp_path: Path, monkeypatc
     assert first[:4] == ["a & b", "<标签>", 'say "hi"', "两行\n文本"]
     # Without xml:space="preserve" the spaces around a <t> text are not part of it.
     assert first[4:7] == ["空格", "&amp; literally", "&#20013;"]
+
+
+def test_shared_strings_workbook_from_the_benchmark_writer(tmp_path: Path) -> None:
+    p = tmp_path / "s.xlsx"
+    write_xlsx(p, 500, shared=True)
+    book = Workbook(p)
+    assert len(book.shared_strings()) > 100  # the table was found through the relationships
+    book.close()
+    columns, rows, _ = both(p)
+    write_xlsx(tmp_path / "i.xlsx", 500)  # the same rows as inline strings
+    assert len(rows) == 500 and (columns, rows) == read(tmp_path / "i.xlsx")[:2]

@@ -190,6 +190,13 @@ class _Tags:
         return self.ltp[np.searchsorted(self.lt, pos)]
 
 
+def _part(target: str | None) -> str:
+    """A relationship target of the workbook as a path in the zip."""
+    target = target or ""
+    path = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+    return posixpath.normpath(path)
+
+
 class Workbook:
     """An xlsx workbook opened for streaming one sheet's cells."""
 
@@ -200,14 +207,15 @@ class Workbook:
         pr = wb.find("m:workbookPr", _NS)
         self.date1904 = pr is not None and pr.get("date1904") in ("1", "true")
         rels = ET.fromstring(self.zip.read("xl/_rels/workbook.xml.rels"))
-        targets = {r.get("Id"): r.get("Target") for r in rels.findall("rel:Relationship", _NS)}
-        self.sheets: dict[str, str] = {}
-        for s in wb.findall("m:sheets/m:sheet", _NS):
-            target = targets.get(s.get(f"{{{_NS['r']}}}id"), "")
-            path_in_zip = (
-                target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
-            )
-            self.sheets[s.get("name")] = posixpath.normpath(path_in_zip)
+        links = rels.findall("rel:Relationship", _NS)
+        targets = {r.get("Id"): _part(r.get("Target")) for r in links}
+        by_type = {(r.get("Type") or "").rsplit("/", 1)[-1]: _part(r.get("Target")) for r in links}
+        self.sheets: dict[str, str] = {
+            s.get("name"): targets.get(s.get(f"{{{_NS['r']}}}id"), "")
+            for s in wb.findall("m:sheets/m:sheet", _NS)
+        }
+        self._sst_part = by_type.get("sharedStrings", "xl/sharedStrings.xml")
+        self._styles_part = by_type.get("styles", "xl/styles.xml")
         self._names = names
         self._styles: np.ndarray | None = None
         self._sst: pa.Array | None = None
@@ -224,8 +232,8 @@ class Workbook:
         """Per cell format index: 0 plain, 1 date, 2 time or duration."""
         if self._styles is None:
             kinds = [0]
-            if "xl/styles.xml" in self._names:
-                st = ET.fromstring(self.zip.read("xl/styles.xml"))
+            if self._styles_part in self._names:
+                st = ET.fromstring(self.zip.read(self._styles_part))
                 custom = {
                     int(f.get("numFmtId")): f.get("formatCode") or ""
                     for f in st.findall("m:numFmts/m:numFmt", _NS)
@@ -239,7 +247,7 @@ class Workbook:
     def shared_strings(self) -> pa.Array:
         if self._sst is None:
             parts: list[pa.Array] = []
-            name = "xl/sharedStrings.xml"
+            name = self._sst_part
             if name in self._names:
                 with self.zip.open(name) as f:
                     for block in _blocks(f, b"</si>"):
