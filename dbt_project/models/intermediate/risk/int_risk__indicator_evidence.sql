@@ -98,25 +98,6 @@ changes as (
 
 ),
 
-licences as (
-
-    select
-        resolved.entity_id,
-        licence.record_id,
-        licence.valid_to,
-        concat_ws(' ', coalesce(licence.certificate_name, licence.licence_category), licence.licence_no)
-            as reference,
-        coalesce(licence.licence_status similar to '.*(注销|撤销|吊销|撤回).*', false) as is_withdrawn
-    from {{ ref('stg_raw__licence') }} as licence
-    inner join resolved on resolved.record_id = licence.record_id
-    qualify row_number() over (
-        partition by resolved.entity_id,
-            coalesce(licence.licence_no, licence.certificate_name, '')
-        order by licence.valid_to desc nulls first
-    ) = 1
-
-),
-
 evidence as (
 
     select entity_id, 'penalties_3y' as indicator, record_id, event_type, event_date, reference
@@ -195,8 +176,8 @@ evidence as (
     union all
 
     select entity_id, 'expired_licences', record_id, 'licence', valid_to, reference
-    from licences
-    where not is_withdrawn and valid_to < {{ as_of_date() }}
+    from {{ ref('int_entity__licence_records') }}
+    where is_expired
 
     union all
 
