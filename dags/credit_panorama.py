@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, AssetAlias, dag, get_current_context, task
+from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 
 RAW_FEEDS = AssetAlias("panorama-raw-feeds")
 SERVING = Asset(name="panorama-serving", uri="file:///panorama/serving/panorama.duckdb")
@@ -23,7 +23,11 @@ DOC = """
    the published one, so grade history lives on): first staging and identifier-based resolution,
    then probabilistic matching (Splink) of what identifiers could not link, then the rest.
 3. **audit** — dbt data tests and the Great Expectations checkpoint over the candidate. A failure
-   stops the run here: the serving file is untouched and the report names what failed.
+   stops the run here: the serving file is untouched and the report names what failed. After a
+   deliberate change (new risk weights, a re-sent history) trigger with
+   `accept_baseline_change: ["grade_shares"]` (or `"row_count"`) and an `accept_reason`: those
+   comparisons with the last publication are still reported but let through, and the reason
+   is kept in the audit and the manifest.
 4. **publish** — atomic replace of `data/serving/panorama.duckdb` and `public.duckdb`, Parquet
    exports, dbt docs, a manifest; the last versions are kept for rollback
    (`credit_panorama_rollback`).
@@ -38,6 +42,20 @@ DOC = """
     max_active_runs=1,
     doc_md=DOC,
     default_args={"retries": 0},
+    params={
+        "accept_baseline_change": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": ["row_count", "grade_shares"]},
+            description="Comparisons with the last publication this run may fail "
+            "(a deliberate change); needs accept_reason",
+        ),
+        "accept_reason": Param(
+            "",
+            type="string",
+            description="Why the change is expected; kept in the audit and the manifest",
+        ),
+    },
     tags=["panorama"],
 )
 def credit_panorama():
@@ -89,10 +107,15 @@ def credit_panorama():
 
     @task
     def audit(build_result: dict) -> dict:
+        from panorama.audit import BaselineAcceptance
         from panorama.pipeline import audit
 
         context = get_current_context()
-        report = audit(context["ds"], context["run_id"])
+        params = context["params"]
+        accept = BaselineAcceptance.from_conf(
+            params.get("accept_baseline_change"), params.get("accept_reason")
+        )
+        report = audit(context["ds"], context["run_id"], accept=accept)
         return {"passed": report["passed"], "seconds": report["seconds"]}
 
     @task(outlets=[SERVING, PUBLIC])

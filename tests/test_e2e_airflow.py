@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 DS1 = "2026-11-23"
 DS2 = "2026-11-24"
 DS3 = "2026-11-25"
+ACCEPT_REASON = "补报处罚一条，行数变化在预期之内"
 EXPECTED_TABLES = {
     "entity.dim_entity",
     "entity.fct_entity_event",
@@ -150,14 +151,19 @@ def second_run(pipeline_env, first_run):
         },
     )
     log = settings.data_dir / "logs" / "run2.log"
-    code, _ = run_dag_once(DS2, log)
+    # The run's conf reaches the audit through the DAG's params (nothing needs waiving here).
+    conf = {"accept_baseline_change": ["row_count"], "accept_reason": ACCEPT_REASON}
+    code, _ = run_dag_once(DS2, log, conf=conf)
     assert code == 0, log.read_text(encoding="utf-8", errors="replace")[-6000:]
     return entity_id
 
 
 def test_new_penalty_moves_an_a_entity_and_history_keeps_both(pipeline_env, second_run):
     settings, entity_id = pipeline_env, second_run
-    assert publish.current_manifest(settings)["logical_date"] == DS2
+    manifest = publish.current_manifest(settings)
+    assert manifest["logical_date"] == DS2
+    accepted = manifest["checks"]["accepted"]
+    assert accepted == {"checks": ["row_count"], "reason": ACCEPT_REASON, "waived": []}
     grade, reasons = warehouse.query(
         settings.serving_path,
         "select grade, reasons from risk.fct_risk_grade where entity_id = ?",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 from panorama import pipeline, publish, warehouse
-from panorama.audit import AuditFailed
+from panorama.audit import AuditFailed, BaselineAcceptance
 from panorama.identity import USCC_CHARSET, is_valid_uscc, make_uscc
 from panorama.pii import find_id_card_numbers, find_mobile_numbers, is_id_card_number
 from pipeline_fixtures import (
@@ -306,3 +307,58 @@ def test_corrupted_candidate_is_stopped(published, corruption):
     assert serving_digests(settings) == before
     assert [v.name for v in publish.list_versions(settings)] == versions_before
     assert_complete_publication(settings)
+
+
+def _regraded_candidate(published: Published, run_id: str) -> None:
+    """What new risk weights do: many entities move from C to B (every check but the
+    comparison with the last publication's grade shares still holds)."""
+    candidate = candidate_from_serving(published.settings, run_id)
+    with warehouse.connect(candidate, False) as con:
+        con.execute("update risk.fct_risk_grade set grade = 'B' where grade = 'C'")
+
+
+def test_deliberate_grade_shift_passes_only_when_accepted_with_a_reason(published):
+    settings = published.settings
+    before = serving_digests(settings)
+    _regraded_candidate(published, "gate-policy")
+    with pytest.raises(AuditFailed) as caught:
+        pipeline.audit(DS, "gate-policy", settings)
+    failures = caught.value.report.gx["failures"]
+    assert failures and {f["baseline"] for f in failures} == {"grade_shares"}
+    assert serving_digests(settings) == before
+
+    accept = BaselineAcceptance.from_conf(["grade_shares"], "2026 年风险权重调整（局务会决定）")
+    report = pipeline.audit(DS, "gate-policy", settings, accept=accept)
+    assert report["passed"] is True
+    assert report["accepted"]["reason"] == "2026 年风险权重调整（局务会决定）"
+    assert [f["message"] for f in report["accepted"]["waived"]] == [f["message"] for f in failures]
+    manifest = pipeline.publish(DS, "gate-policy", published.input_manifests, settings)
+    assert manifest["checks"]["accepted"]["checks"] == ["grade_shares"]
+    assert publish.current_manifest(settings)["checks"]["accepted"]["reason"].startswith("2026")
+
+
+def test_acceptance_waives_no_other_check(published):
+    settings = published.settings
+    _regraded_candidate(published, "gate-policy-defect")
+    with warehouse.connect(pipeline.candidate_path(settings, "gate-policy-defect"), False) as con:
+        grade_out_of_range(con)
+    accept = BaselineAcceptance.from_conf(["grade_shares", "row_count"], "权重调整，预期分布变化")
+    with pytest.raises(AuditFailed) as caught:
+        pipeline.audit(DS, "gate-policy-defect", settings, accept=accept)
+    report = caught.value.report
+    assert [f for f in report.gx["failures"] if f["baseline"] is None]
+    assert report.dbt_failures
+
+
+@pytest.mark.parametrize(
+    ("checks", "reason", "problem"),
+    [
+        (["grade_out_of_range"], "a good long reason", "only ['row_count', 'grade_shares']"),
+        (["grade_shares"], "", "say why"),
+        (["grade_shares"], "because", "say why"),
+    ],
+)
+def test_acceptance_needs_known_checks_and_a_reason(checks, reason, problem) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        BaselineAcceptance.from_conf(checks, reason)
+    assert BaselineAcceptance.from_conf([], "") is None

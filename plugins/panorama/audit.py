@@ -2,6 +2,12 @@
 
 The candidate passes only when no error-severity dbt test fails and every expectation holds.
 The report names what failed with a few example keys; it never carries personal data.
+
+A deliberate change (new risk weights, a department re-sending its history) moves row counts or
+grade shares past the band the gate allows against the last publication. The operator then
+accepts that change for one run, with a reason (:class:`BaselineAcceptance`): those comparisons
+still run and are reported, but do not stop the run; the reason goes into the audit and the
+publication manifest. No other check can be waived.
 """
 
 from __future__ import annotations
@@ -23,6 +29,37 @@ def mask_pii(text: str) -> str:
     return str(mask_personal_data(text))
 
 
+BASELINE_CHECKS = ("row_count", "grade_shares")
+
+
+@dataclass(frozen=True)
+class BaselineAcceptance:
+    """Comparisons with the last publication that one run may fail, and why."""
+
+    checks: tuple[str, ...]
+    reason: str
+
+    @classmethod
+    def from_conf(cls, checks: object, reason: object) -> BaselineAcceptance | None:
+        """From a DAG run's conf (``accept_baseline_change``, ``accept_reason``); None if empty."""
+        if not checks:
+            return None
+        items = [checks] if isinstance(checks, str) else list(checks)  # type: ignore[arg-type]
+        unknown = [c for c in items if c not in BASELINE_CHECKS]
+        if unknown:
+            raise ValueError(
+                f"accept_baseline_change: {unknown} unknown; only {list(BASELINE_CHECKS)} "
+                "(comparisons with the last publication) can be accepted"
+            )
+        text = str(reason or "").strip()
+        if len(text) < 10:
+            raise ValueError(
+                "accept_reason: say why the change is expected (at least 10 characters); "
+                "it is kept in the audit and the publication manifest"
+            )
+        return cls(tuple(dict.fromkeys(items)), text)
+
+
 class AuditFailed(RuntimeError):
     """The candidate did not pass the gate; the serving file was not touched."""
 
@@ -42,10 +79,17 @@ class AuditReport:
     gx: dict[str, Any] = field(default_factory=dict)
     # which file was audited: publish refuses a candidate changed after its audit
     candidate: dict[str, Any] = field(default_factory=dict)
+    # comparisons with the last publication accepted for this run: checks, reason, and the
+    # failures they let through
+    accepted: dict[str, Any] | None = None
 
     def headline(self) -> str:
         if self.passed:
-            return f"audit passed ({self.dbt_summary}, GX {self.gx.get('statistics', {})})"
+            line = f"audit passed ({self.dbt_summary}, GX {self.gx.get('statistics', {})})"
+            if self.accepted and self.accepted.get("waived"):
+                waived = "; ".join(f["message"] for f in self.accepted["waived"])
+                line += f"; accepted ({self.accepted['reason']}): {waived}"
+            return line
         lines = ["audit FAILED: candidate not published"]
         for f in self.dbt_failures:
             lines.append(f"  dbt {f['test']}: {f['message']} examples={f.get('examples', [])}")
@@ -120,6 +164,7 @@ def audit_candidate(
     as_of: str,
     run_id: str,
     baseline: dict | None,
+    accept: BaselineAcceptance | None = None,
 ) -> AuditReport:
     """Run dbt data tests (storing failures) and the GX checkpoint; write ``audit.json``."""
     from panorama.gx_audit import run_checkpoint
@@ -142,15 +187,22 @@ def audit_candidate(
         baseline=baseline,
     )
     audited = fingerprint(candidate)  # after dbt stored its test failures in the file
+    waived = [f for f in gx.failures if accept and f.get("baseline") in accept.checks]
+    gx_passed = len(waived) == len(gx.failures)
     report = AuditReport(
         run_id=run_id,
         as_of=as_of,
-        passed=dbt.success and not dbt_failures and gx.success,
+        passed=dbt.success and not dbt_failures and gx_passed,
         seconds=round(time.monotonic() - started, 2),
         dbt_summary=dbt.summary(),
         dbt_failures=dbt_failures,
         gx=gx.to_dict(),
         candidate=audited,
+        accepted=(
+            {"checks": list(accept.checks), "reason": accept.reason, "waived": waived}
+            if accept
+            else None
+        ),
     )
     (run_dir / "audit.json").write_text(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"

@@ -44,7 +44,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_dag_once(ds: str, log_path: Path) -> tuple[int, list]:
+def run_dag_once(ds: str, log_path: Path, conf: dict | None = None) -> tuple[int, list]:
     """Run credit_panorama for ``ds`` through Airflow with the demo exchange platform up."""
     from panorama import airflow_env as af
     from panorama.local_platform import exchange_platform
@@ -52,7 +52,7 @@ def run_dag_once(ds: str, log_path: Path) -> tuple[int, list]:
     settings = get_settings()
     with exchange_platform(settings):
         env = af.airflow_env(settings)
-        proc = af.dags_test("credit_panorama", ds, env, log_path=log_path)
+        proc = af.dags_test("credit_panorama", ds, env, log_path=log_path, conf=conf)
     return proc.returncode, af.task_durations(env, "credit_panorama", ds)
 
 

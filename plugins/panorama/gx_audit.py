@@ -635,6 +635,8 @@ def _describe_failure(
         "column": source_column,
         "message": str(mask_personal_data(message)),
         "examples": examples[:MAX_EXAMPLES],
+        # a comparison with the last publication (row_count | grade_shares), else null
+        "baseline": meta.get("needs_baseline"),
     }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from panorama import publish as publishing
-from panorama.audit import AuditFailed, audit_candidate, fingerprint
+from panorama.audit import AuditFailed, BaselineAcceptance, audit_candidate, fingerprint
 from panorama.dbt_runner import RESOLUTION_SUBDIR, run_dbt
 from panorama.settings import Settings, get_settings
 
@@ -129,13 +129,27 @@ def build_all(ds: str, run_id: str, settings: Settings | None = None) -> dict[st
     }
 
 
-def audit(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Audit the candidate against dbt tests and GX; raise AuditFailed to stop the run."""
+def audit(
+    ds: str,
+    run_id: str,
+    settings: Settings | None = None,
+    accept: BaselineAcceptance | None = None,
+) -> dict[str, Any]:
+    """Audit the candidate against dbt tests and GX; raise AuditFailed to stop the run.
+
+    ``accept`` lets named comparisons with the last publication fail for this run (a
+    deliberate change), with the reason recorded."""
     settings = settings or get_settings()
     rdir = run_dir(settings, run_id)
     baseline = publishing.baseline_from_manifest(publishing.current_manifest(settings))
     report = audit_candidate(
-        settings, candidate_path(settings, run_id), rdir, as_of=ds, run_id=run_id, baseline=baseline
+        settings,
+        candidate_path(settings, run_id),
+        rdir,
+        as_of=ds,
+        run_id=run_id,
+        baseline=baseline,
+        accept=accept,
     )
     log.info(report.headline())
     if not report.passed:

@@ -181,6 +181,7 @@ def publish(
             "dbt": audit.get("dbt_summary"),
             "gx": (audit.get("gx") or {}).get("statistics"),
             "seconds": audit.get("seconds"),
+            "accepted": audit.get("accepted"),
         },
         "exports": sorted(exported),
         "files": {
