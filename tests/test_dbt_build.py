@@ -284,3 +284,55 @@ def test_second_build_keeps_grade_history(built: dict) -> None:
         [u["E01"]],
     )
     assert events == [(2,)]
+
+
+def test_spot_check_plan_is_drawn_by_the_ratios_and_kept(built: dict) -> None:
+    """The quarter's plan: every active graded entity in one stratum, ceil(ratio × population)
+    drawn per stratum by the seeded md5 order (recomputed here from the grades), two different
+    inspectors each; the second build of the same quarter keeps the plan as drawn."""
+    import hashlib
+    import math
+    from decimal import Decimal
+
+    cols = "plan_id, entity_id, stratum, grade_at_draw, inspector_1, inspector_2, draw_seed"
+    plan1 = _rows(built["db1"], f"select {cols} from supervision.fct_spot_check_plan order by 2")
+    plan2 = _rows(built["db2"], f"select {cols} from supervision.fct_spot_check_plan order by 2")
+    assert plan1 and plan1 == plan2  # 2026-11-25 and 2026-12-02: one quarter, one plan
+    assert len({p[2] for p in plan1}) >= 3  # several strata drawn from
+    assert {p[0] for p in plan1} == {"2026Q4"}
+    seed = plan1[0][6]
+
+    population = _rows(
+        built["db1"],
+        "select e.entity_id, g.grade, e.annual_report_years_missed from entity.dim_entity e "
+        "join risk.fct_risk_grade g using (entity_id) where e.status in ('存续', '在业')",
+    )
+    ratios = {
+        s: Decimal(str(r))
+        for s, r in _rows(
+            built["db1"], "select stratum, ratio from reference.supervision_spot_check_ratios"
+        )
+    }
+    strata: dict[str, list[str]] = {}
+    for entity_id, grade, missed in population:
+        stratum = "no_annual_report_2y" if missed >= 2 else f"grade_{grade}"
+        strata.setdefault(stratum, []).append(entity_id)
+
+    def key(*parts: str) -> str:
+        return hashlib.md5("|".join([seed, "2026Q4", *parts]).encode()).hexdigest()
+
+    expected = set()
+    for stratum, members in strata.items():
+        take = math.ceil(ratios[stratum] * len(members))
+        ranked = sorted(members, key=lambda e, s=stratum: (key(s, e), e))
+        expected |= {(e, stratum) for e in ranked[:take]}
+    assert {(p[1], p[2]) for p in plan1} == expected
+    assert all(p[4] and p[5] and p[4] != p[5] for p in plan1)
+    summary = _rows(
+        built["db1"], "select drawn, ratio, population from supervision.rpt_spot_check_plan"
+    )
+    assert all(d == math.ceil(Decimal(str(r)) * n) for d, r, n in summary)
+    drawn_by = _rows(
+        built["db2"], "select distinct drawn_by_run from supervision.fct_spot_check_plan"
+    )
+    assert drawn_by == [("run1",)]  # kept from the first build, not drawn again
