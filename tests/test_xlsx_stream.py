@@ -180,3 +180,44 @@ def test_shared_strings_workbook_from_the_benchmark_writer(tmp_path: Path) -> No
     columns, rows, _ = both(p)
     write_xlsx(tmp_path / "i.xlsx", 500)  # the same rows as inline strings
     assert len(rows) == 500 and (columns, rows) == read(tmp_path / "i.xlsx")[:2]
+
+
+def test_rich_phonetic_and_empty_shared_strings(tmp_path: Path) -> None:
+    import zipfile
+
+    base = tmp_path / "base.xlsx"
+    write_xlsx(base, 1, shared=True)
+    items = [
+        "<si><t>名称</t></si>",
+        "<si><t>备注</t></si>",
+        '<si><r><t>德州</t></r><r><rPr><b/></rPr><t xml:space="preserve"> 市场 </t></r></si>',
+        '<si><t>漢字</t><rPh sb="0" eb="2"><t>かんじ</t></rPh></si>',
+        "<si><t></t></si>",
+        "<si><t>a &amp; b &#20013;</t></si>",
+    ]
+    sst = (
+        '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main">' + "".join(items) + "</sst>"
+    )
+    rows = [(1, 0, 1), (2, 2, 3), (3, 4, 5)]
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats'
+        '.org/spreadsheetml/2006/main"><sheetData>'
+        + "".join(
+            f'<row r="{r}"><c r="A{r}" t="s"><v>{a}</v></c><c r="B{r}" t="s"><v>{b}</v></c></row>'
+            for r, a, b in rows
+        )
+        + "</sheetData></worksheet>"
+    )
+    p = tmp_path / "rich.xlsx"
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(p, "w") as out:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/sharedStrings.xml":
+                data = sst.encode()
+            elif item.filename == "xl/worksheets/sheet1.xml":
+                data = sheet.encode()
+            out.writestr(item.filename, data)
+    columns, got, _ = both(p)
+    assert columns == ["名称", "备注"]
+    assert got == [{"名称": "德州 市场 ", "备注": "漢字"}, {"名称": "", "备注": "a & b 中"}]

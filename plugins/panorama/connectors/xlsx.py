@@ -142,14 +142,13 @@ def _check_no_escapes(values: pa.Array) -> None:
 _BAD_AFTER_C = np.zeros(256, dtype=bool)  # "<c>", "<c/>", "<c" + line break or tab
 _BAD_AFTER_C[[GT, SLASH, 9, 10, 13]] = True
 # Tag kinds, by the bytes after the ``<``.
-K_OTHER, K_C, K_V, K_T, K_IS, K_END_T, K_END_C, K_R, K_BAD_C = range(9)
+K_OTHER, K_C, K_V, K_T, K_IS, K_END_T, K_END_C, K_BAD_C = range(8)
 
 
 class _Tags:
     """Every ``<`` of a block and the kind of tag it opens."""
 
     def __init__(self, buf: bytes) -> None:
-        self.buf = buf
         d = np.frombuffer(buf, dtype=np.uint8)
         self.d = d
         self.dp = np.concatenate((d, np.zeros(16, dtype=np.uint8)))
@@ -166,19 +165,21 @@ class _Tags:
         kind[: len(lt)][(b1 == ord("i")) & (b2 == ord("s")) & (b3 == GT)] = K_IS
         kind[: len(lt)][slash & (b2 == ord("t")) & (b3 == GT)] = K_END_T
         kind[: len(lt)][slash & (b2 == ord("c")) & (b3 == GT)] = K_END_C
-        kind[: len(lt)][(b1 == ord("r")) & ((b2 == GT) | (b2 == SPACE))] = K_R
         self.kind = kind
         self.ltp = np.append(lt, [len(d)] * 8)  # padded like ``kind``
         self._gts: np.ndarray | None = None
 
     def find(self, pattern: bytes) -> np.ndarray:
-        """Positions of ``<`` + ``pattern`` (up to three bytes after the ``<``)."""
+        """Positions of ``<`` + ``pattern`` (at most 15 bytes)."""
         m = self.b1 == pattern[0]
         if len(pattern) > 1:
             m &= self.b2 == pattern[1]
         if len(pattern) > 2:
             m &= self.b3 == pattern[2]
-        return self.lt[m]
+        at = self.lt[m]
+        for k in range(3, len(pattern)):
+            at = at[self.dp[at + k + 1] == pattern[k]]
+        return at
 
     def tag_end(self, at: np.ndarray) -> np.ndarray:
         """The ``>`` closing each tag opened at ``at``."""
@@ -523,7 +524,7 @@ def _si_block(buf: bytes) -> pa.Array:
     t_self = tags.find(b"t/")
     if len(t_self):
         raise Unsupported("empty <t/> in shared strings")
-    ph_open, ph_close = tags.find(b"rPh"), tags.find(b"/rP")
+    ph_open, ph_close = tags.find(b"rPh"), tags.find(b"/rPh>")
     if len(ph_open):
         depth = np.searchsorted(ph_open, t_open) - np.searchsorted(ph_close, t_open)
         t_open = t_open[depth == 0]
@@ -546,7 +547,7 @@ def _si_block(buf: bytes) -> pa.Array:
     joined = pa.Array.from_buffers(
         pa.string(),
         len(si),
-        [None, pa.py_buffer(offsets.astype(np.int32)), data if data is not None else b""],
+        [None, pa.py_buffer(offsets.astype(np.int32)), data or pa.py_buffer(b"")],
     )
     if b"_x" in buf:
         _check_no_escapes(joined)
