@@ -221,3 +221,25 @@ def test_rich_phonetic_and_empty_shared_strings(tmp_path: Path) -> None:
     columns, got, _ = both(p)
     assert columns == ["名称", "备注"]
     assert got == [{"名称": "德州 市场 ", "备注": "漢字"}, {"名称": "", "备注": "a & b 中"}]
+
+
+def test_blocks_of_empty_rows_are_skipped(tmp_path: Path, monkeypatch) -> None:
+    import panorama.bench_extract as bench
+
+    def rows(n: int, seed: int = 0):
+        for i in range(n):  # a row of values, 200 of cells holding only spaces, values again
+            yield [f"v{i}" if i in (0, n - 1) else "   " for k in range(21)]
+
+    monkeypatch.setattr(bench, "_rows", rows)
+    monkeypatch.setattr(xlsx_mod, "BLOCK_BYTES", 256)
+    p = tmp_path / "gaps.xlsx"
+    write_xlsx(p, 202)
+    _, got, _ = both(p)
+    assert [r["行政处罚决定书文号"] for r in got] == ["v0", "v201"]
+    import python_calamine
+
+    def refuse(*a, **k):
+        raise AssertionError("calamine was used")
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", refuse)
+    assert read(p)[1] == got  # streamed, without falling back

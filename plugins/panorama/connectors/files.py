@@ -314,6 +314,8 @@ class ExcelSource(_FileSource):
             row_no, group, grouped = 1, [], 0
             for block in wb.cells(sheet_name):
                 rows, cols, values = block.rows, block.cols, block.values
+                if not len(rows):  # rows whose cells are all empty
+                    continue
                 if header_at is None:
                     header_at = int(rows[0]) + self.fmt.header_row - 1
                 if col0 < 0:
