@@ -44,7 +44,7 @@ class BaselineAcceptance:
         """From a DAG run's conf (``accept_baseline_change``, ``accept_reason``); None if empty."""
         if not checks:
             return None
-        items = [checks] if isinstance(checks, str) else list(checks)  # type: ignore[arg-type]
+        items = [checks] if isinstance(checks, str) else list(checks)
         unknown = [c for c in items if c not in BASELINE_CHECKS]
         if unknown:
             raise ValueError(

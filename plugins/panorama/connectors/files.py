@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -221,15 +222,9 @@ class CsvSource(_FileSource):
                     check_utf8=check_utf8,
                 ),
             )
-            row, group, grouped = 1, [], 0
-            for batch in reader:
-                group.append(batch)
-                grouped += batch.num_rows
-                if grouped >= BATCH_ROWS:
-                    yield SourceBatch(pa.Table.from_batches(group), row, "csv", self.fmt.delimiter)
-                    row, group, grouped = row + grouped, [], 0
-            if group:
-                yield SourceBatch(pa.Table.from_batches(group), row, "csv", self.fmt.delimiter)
+            tables = (pa.Table.from_batches([batch]) for batch in reader)
+            for table, row in _regrouped(tables):
+                yield SourceBatch(table, row, "csv", self.fmt.delimiter)
         except UnicodeDecodeError as exc:
             raise self._encoding_error(encoding, exc) from exc
         except pa.ArrowInvalid as exc:
@@ -251,8 +246,6 @@ class CsvSource(_FileSource):
 
 def _cells_table(rows, cols, values: pa.Array, names: list[str]) -> pa.Table:
     """Cells (sheet row, 0-based column, text) of whole rows as a table, "" where empty."""
-    import numpy as np
-
     _, at = np.unique(rows, return_inverse=True)
     n = int(at.max()) + 1
     out = {}
@@ -301,54 +294,53 @@ class ExcelSource(_FileSource):
         yield from self._calamine_batches()
 
     def _streamed_batches(self) -> Iterator[SourceBatch]:
-        from panorama.connectors.xlsx import Unsupported, Workbook
+        from panorama.connectors.xlsx import Workbook
 
         wb = Workbook(self.path)
         try:
             sheet_name = self.fmt.sheet or wb.sheet_names[0]
             if sheet_name not in wb.sheets:
                 raise SourceUnreadable(f"sheet {sheet_name!r} not found; sheets: {wb.sheet_names}")
-            header_at: int | None = None  # sheet row of the header
-            top: list[tuple[int, int, str]] = []  # cells of the title rows and the header
-            col0 = -1  # sheet column of the first column
-            row_no, group, grouped = 1, [], 0
-            for block in wb.cells(sheet_name):
-                rows, cols, values = block.rows, block.cols, block.values
-                if not len(rows):  # rows whose cells are all empty
-                    continue
-                if header_at is None:
-                    header_at = int(rows[0]) + self.fmt.header_row - 1
-                if col0 < 0:
-                    upto = rows <= header_at
-                    top += zip(
-                        rows[upto].tolist(),
-                        cols[upto].tolist(),
-                        values.filter(pa.array(upto)).to_pylist(),
-                        strict=True,
-                    )
-                    if upto.all():
-                        continue
-                    col0 = self._header(top, header_at, sheet_name)
-                    data = ~upto
-                    rows, cols, values = rows[data], cols[data], values.filter(pa.array(data))
-                cols = cols - col0
-                if (cols < 0).any():
-                    raise Unsupported("a value left of the header's first column")
-                if cols.max() >= len(self.columns):
-                    extra = range(len(self.columns) + 1, int(cols.max()) + 2)
-                    self.columns = dedupe_names(self.columns + [f"column_{i}" for i in extra])
-                table = _cells_table(rows, cols, values, self.columns)
-                group.append(table)
-                grouped += table.num_rows
-                if grouped >= BATCH_ROWS:
-                    yield SourceBatch(_concat(group), row_no, "csv", ",")
-                    row_no, group, grouped = row_no + grouped, [], 0
-            if col0 < 0:  # no data rows
-                self._header(top, header_at, sheet_name)
-            if group:
-                yield SourceBatch(_concat(group), row_no, "csv", ",")
+            for table, row in _regrouped(self._data_tables(wb, sheet_name)):
+                yield SourceBatch(table, row, "csv", ",")
         finally:
             wb.close()
+
+    def _data_tables(self, wb, sheet_name: str) -> Iterator[pa.Table]:
+        """The data rows of the sheet, a table per block of cells; sets the columns."""
+        from panorama.connectors.xlsx import Unsupported
+
+        header_at: int | None = None  # sheet row of the header
+        top: list[tuple[int, int, str]] = []  # cells of the title rows and the header
+        col0 = -1  # sheet column of the first column
+        for block in wb.cells(sheet_name):
+            rows, cols, values = block.rows, block.cols, block.values
+            if not len(rows):  # rows whose cells are all empty
+                continue
+            if header_at is None:
+                header_at = int(rows[0]) + self.fmt.header_row - 1
+            if col0 < 0:
+                upto = rows <= header_at
+                top += zip(
+                    rows[upto].tolist(),
+                    cols[upto].tolist(),
+                    values.filter(pa.array(upto)).to_pylist(),
+                    strict=True,
+                )
+                if upto.all():
+                    continue
+                col0 = self._header(top, header_at, sheet_name)
+                data = ~upto
+                rows, cols, values = rows[data], cols[data], values.filter(pa.array(data))
+            cols = cols - col0
+            if (cols < 0).any():
+                raise Unsupported("a value left of the header's first column")
+            if cols.max() >= len(self.columns):
+                extra = range(len(self.columns) + 1, int(cols.max()) + 2)
+                self.columns = dedupe_names(self.columns + [f"column_{i}" for i in extra])
+            yield _cells_table(rows, cols, values, self.columns)
+        if col0 < 0:  # no data rows
+            self._header(top, header_at, sheet_name)
 
     def _header(self, top: list[tuple[int, int, str]], header_at: int | None, sheet: str) -> int:
         """Set the columns from the header row's cells; returns the sheet column of the first."""
@@ -424,6 +416,20 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
 
 
+def _regrouped(tables: Iterator[pa.Table]) -> Iterator[tuple[pa.Table, int]]:
+    """Small blocks (the readers' read-ahead is counted in blocks) as batches of about
+    ``BATCH_ROWS`` rows, each with the 1-based number of its first row."""
+    row, group, grouped = 1, [], 0
+    for table in tables:
+        group.append(table)
+        grouped += table.num_rows
+        if grouped >= BATCH_ROWS:
+            yield _concat(group), row
+            row, group, grouped = row + grouped, [], 0
+    if group:
+        yield _concat(group), row
+
+
 class JsonLinesSource(_FileSource):
     """One JSON object per line. Streamed with pyarrow; if a key changes type between records
     (or a line is not valid JSON) the file is re-read record by record in Python."""
@@ -493,29 +499,27 @@ class JsonLinesSource(_FileSource):
                 explicit_schema=explicit, unexpected_field_behavior="infer"
             ),
         )
-        row, group, grouped = 1, [], 0
         try:
-            for batch in reader:
-                cols = {}
-                for name, col in zip(batch.schema.names, batch.columns, strict=False):
-                    if col.type == pa.string():
-                        cols[name] = col
-                    elif pa.types.is_nested(col.type) or pa.types.is_null(col.type):
-                        cols[name] = pa.array([to_text(v) for v in col.to_pylist()], pa.string())
-                    else:
-                        cols[name] = col.cast(pa.string())
-                for name in cols:
-                    if name not in self.columns:
-                        self.columns.append(name)
-                group.append(pa.table(cols))
-                grouped += batch.num_rows
-                if grouped >= BATCH_ROWS:
-                    yield SourceBatch(_concat(group), row, "json")
-                    row, group, grouped = row + grouped, [], 0
-            if group:
-                yield SourceBatch(_concat(group), row, "json")
+            for table, row in _regrouped(self._string_tables(reader)):
+                yield SourceBatch(table, row, "json")
         except UnicodeDecodeError as exc:
             raise self._encoding_error(encoding, exc) from exc
+
+    def _string_tables(self, reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
+        """Each block of records with every value as text; new keys join the columns."""
+        for batch in reader:
+            cols = {}
+            for name, col in zip(batch.schema.names, batch.columns, strict=False):
+                if col.type == pa.string():
+                    cols[name] = col
+                elif pa.types.is_nested(col.type) or pa.types.is_null(col.type):
+                    cols[name] = pa.array([to_text(v) for v in col.to_pylist()], pa.string())
+                else:
+                    cols[name] = col.cast(pa.string())
+            for name in cols:
+                if name not in self.columns:
+                    self.columns.append(name)
+            yield pa.table(cols)
 
     def _python_batches(self, encoding: str) -> Iterator[SourceBatch]:
         self.columns = []
