@@ -31,8 +31,11 @@ latest_load as (
 checked as (
 
     select
+        {# Known by name only, two homonym businesses' reports of one year would collide:
+            then what was reported is part of the key (an exact re-delivery still collapses). #}
         {{ record_id('annual_report', [
-            "coalesce(uscc, reg_no, " ~ name_key('party_name') ~ ")", 'report_year'
+            "coalesce(uscc, reg_no, " ~ name_key('party_name') ~ ")", 'report_year',
+            "case when uscc is null and reg_no is null then concat_ws('|', is_filed, filed_date) end"
         ]) }} as record_id,
         *,
         {{ uscc_problem('uscc') }} as uscc_problem,

@@ -28,8 +28,12 @@ renamed as (
 checked as (
 
     select
-        {{ record_id('spot_check', ['task_id', "coalesce(uscc, reg_no, " ~ name_key('party_name') ~ ")"]) }}
-            as record_id,
+        {# One entity can be checked twice in one task (different dates, other inspectors):
+            task + party + check date + inspectors is one check. #}
+        {{ record_id('spot_check', [
+            'task_id', "coalesce(uscc, reg_no, " ~ name_key('party_name') ~ ")", 'check_date',
+            name_key('inspectors')
+        ]) }} as record_id,
         *,
         {{ uscc_problem('uscc') }} as uscc_problem,
         {{ regno_problem('reg_no') }} as reg_no_problem,
