@@ -86,7 +86,7 @@ select
         (typed.entity_name is not null)::int + (typed.entity_type_text is not null)::int
         + (typed.division_code is not null)::int + (typed.industry_code is not null)::int
         + (typed.address is not null)::int + (typed.legal_rep is not null)::int
-        + (typed.legal_rep_id_no is not null)::int + (typed.registered_capital is not null)::int
+        + (typed.legal_rep_id_hash is not null)::int + (typed.registered_capital is not null)::int
         + (typed.established_date is not null)::int + (typed.status is not null)::int
     ) / 10.0 as data_completeness
 from typed

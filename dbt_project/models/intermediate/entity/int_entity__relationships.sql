@@ -14,9 +14,9 @@ shared_keys as (
     select
         entity_id,
         'shared_legal_rep' as relationship_type,
-        md5(legal_rep || '|' || legal_rep_id_no) as shared_key
+        md5(legal_rep || '|' || legal_rep_id_hash) as shared_key
     from registry
-    where legal_rep is not null and legal_rep_id_no is not null
+    where legal_rep is not null and legal_rep_id_hash is not null
 
     union all
 

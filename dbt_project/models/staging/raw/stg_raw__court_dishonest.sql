@@ -1,7 +1,8 @@
 {#- id_code holds an organisation code (company), sometimes a USCC or an old registration
-    number, or an ID-card number (natural person: personal data). The ID-card number itself
-    does not leave staging: only a masked form and an md5 hash (to compare with the legal
-    representative's) are kept. -#}
+    number, or an ID-card number (natural person: personal data). A valid resident ID number is
+    a person's even when it also passes the USCC check. The ID-card number itself is not
+    stored: only a masked form and a keyed hash (person_id_hash, to match the operator's or
+    legal representative's on the register) are kept; the full number stays in the raw zone. -#}
 with
 
 source as (
@@ -55,6 +56,7 @@ classified as (
         *,
         case
             when id_code is null then 'missing'
+            when {{ is_resident_id_number('id_code') }} then 'id_card'
             when id_code_uscc_problem is null then 'uscc'
             when length(id_code) = 9 then 'org_code'
             when length(id_code) = 15 and id_code_regno_problem is null then 'reg_no'
@@ -84,7 +86,8 @@ checked as (
             when id_code_type in ('id_card', 'other') then {{ mask_personal_id('id_code') }}
             else id_code
         end as id_code_masked,
-        case when id_code_type = 'id_card' then md5(id_code) end as person_id_hash,
+        case when id_code_type = 'id_card' then {{ person_id_hash('id_code') }} end
+            as person_id_hash,
         legal_rep,
         court,
         province,

@@ -17,7 +17,7 @@ renamed as (
         {{ normalize_code('industry_code') }} as industry_code,
         {{ clean_text('address') }} as address,
         {{ clean_text('legal_rep') }} as legal_rep,
-        {{ normalize_code('legal_rep_id_no') }} as legal_rep_id_no,
+        {{ normalize_code('legal_rep_id_no') }} as legal_rep_id_code,
         {{ clean_text('phone') }} as phone,
         {{ to_amount('registered_capital') }} as registered_capital,
         {{ to_date('established_date') }} as established_date,
@@ -49,9 +49,22 @@ checked as (
 
 ),
 
+{#- The legal representative's (operator's) ID number is personal data: only a masked form
+    and a keyed hash (to match the court's dishonest-debtor list) go on; the full number stays
+    in the raw zone. -#}
+masked as (
+
+    select
+        * exclude (legal_rep_id_code),
+        {{ mask_personal_id('legal_rep_id_code') }} as legal_rep_id_masked,
+        {{ person_id_hash('legal_rep_id_code') }} as legal_rep_id_hash
+    from checked
+
+),
+
 deduped as (
 
-    {{ dedupe_by_record_id('checked') }}
+    {{ dedupe_by_record_id('masked') }}
 
 )
 
