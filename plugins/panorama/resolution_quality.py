@@ -87,6 +87,9 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
                     any_value(entity_id) as entity_id,
                     any_value(resolution_method) as resolution_method
                 from entity.fct_entity_event
+                -- a person's court record on the timeline of the business it runs is a
+                -- relationship (fct_entity_relationship), not a link of the record
+                where event_type <> 'legal_rep_court_dishonest'
                 group by record_id
             ),
             unresolved as (
@@ -181,6 +184,7 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
             "as linked_to_their_business "
             "from scored where true_entity_id is null and related_entity_id is not null"
         )[0]
+        persons["related_to_their_business"] = _related_to_business(con, truth)
         outside = rows(
             "select count(*) filter (where true_entity_id is null and related_entity_id is null) "
             "as unregistered_parties, "
@@ -207,3 +211,26 @@ def score(serving_or_candidate_db: Path, ground_truth_dir: Path) -> dict[str, An
         "outside_register": outside,
         "not_reaching_resolution": {r["feed"]: r["n"] for r in absent},
     }
+
+
+def _related_to_business(con: Any, truth: Path) -> int | None:
+    """Natural persons' court records related (fct_entity_relationship, a debtor link) to the
+    very business the ground truth says they run; None before that table existed."""
+    has = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'entity' "
+        "and table_name = 'fct_entity_relationship' and column_name = 'source_row'"
+    ).fetchone()[0]
+    if not has:
+        return None
+    return con.execute(
+        f"""
+        select count(distinct (t.source_file, t.source_row))
+        from read_parquet('{truth}') as t
+        inner join entity.fct_entity_relationship as rel
+            on rel.source_feed = t.feed
+            and {_BASENAME.format(col="rel.source_file")} = {_BASENAME.format(col="t.source_file")}
+            and rel.source_row = t.source_row
+            and rel.entity_id_a = t.related_entity_id
+        where t.true_entity_id is null and t.related_entity_id is not null
+        """
+    ).fetchone()[0]

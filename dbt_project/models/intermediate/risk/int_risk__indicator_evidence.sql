@@ -151,6 +151,16 @@ evidence as (
 
     union all
 
+    -- the court record of the operator / legal representative (no personal data in reference)
+    select
+        entity_id, 'legal_rep_court_debtor', court_record_id, 'legal_rep_court_dishonest',
+        listed_date,
+        concat_ws(' ', court, case_no)
+    from {{ ref('int_entity__court_debtor_links') }}
+    where listed_date <= {{ as_of_date() }}
+
+    union all
+
     select entity_id, 'spot_check_problems_3y', record_id, 'spot_check', check_date, reference
     from checks
     where problem_found
@@ -207,7 +217,10 @@ select
     md5(entity_id || '|' || indicator || '|' || record_id || '|' || event_type) as evidence_id,
     entity_id,
     indicator,
-    md5(record_id || '|' || event_type) as event_id,
+    case when event_type = 'legal_rep_court_dishonest'
+        then md5(record_id || '|legal_rep_court_dishonest|' || entity_id)
+        else md5(record_id || '|' || event_type)
+    end as event_id,
     record_id,
     event_type,
     event_date,

@@ -11,7 +11,7 @@ attributes as (
 
 registry as (
 
-    select entity_id, registered_capital, legal_rep_id_no from {{ ref('int_resolution__registry') }}
+    select entity_id, registered_capital from {{ ref('int_resolution__registry') }}
 
 ),
 
@@ -51,20 +51,12 @@ related_bad as (
 
 ),
 
-court_persons as (
-
-    select distinct person_id_hash
-    from {{ ref('stg_raw__court_dishonest') }}
-    where person_id_hash is not null
-        and coalesce(publish_date, filing_date) <= {{ as_of_date() }}
-
-),
-
 legal_rep_debtors as (
 
-    select registry.entity_id
-    from registry
-    inner join court_persons on court_persons.person_id_hash = md5(registry.legal_rep_id_no)
+    -- the operator / legal representative is a dishonest judgment debtor (ID hash and name)
+    select distinct entity_id
+    from {{ ref('int_entity__court_debtor_links') }}
+    where listed_date <= {{ as_of_date() }}
 
 )
 

@@ -1,6 +1,8 @@
 {#- 主体事件: one row per department fact about a registered entity (a listing gives a listed
     and, once removed, a removed event), with a short Chinese summary (摘要) and its provenance.
-    Records that could not be linked are in rpt_unresolved_records instead. -#}
+    Records that could not be linked are in rpt_unresolved_records instead; a natural person's
+    court record linked to the businesses it runs is on their timelines as
+    legal_rep_court_dishonest (and stays in rpt_unresolved_records: a person is no entity). -#}
 with
 
 resolved as (
@@ -136,3 +138,27 @@ select
     events.load_date
 from events
 inner join resolved on resolved.record_id = events.record_id
+
+union all
+
+-- the operator / legal representative is a dishonest judgment debtor: the person's court record
+-- on the timeline of each entity it runs (the record itself stays unresolved: a person is not a
+-- market entity); one event per record and entity
+select
+    md5(court.record_id || '|legal_rep_court_dishonest|' || links.entity_id) as event_id,
+    links.entity_id,
+    'legal_rep_court_dishonest' as event_type,
+    links.listed_date as event_date,
+    concat_ws('', case links.relationship_type when 'operator_court_debtor' then '经营者'
+        else '法定代表人' end, '为失信被执行人：', court.court, ' ', court.case_no, '，',
+        court.performance) as summary,
+    null as amount,
+    court.record_id,
+    'person_id_hash_and_name' as resolution_method,
+    court.feed,
+    court.source_file,
+    court.source_row,
+    court.batch_id,
+    court.load_date
+from {{ ref('int_entity__court_debtor_links') }} as links
+inner join {{ ref('stg_raw__court_dishonest') }} as court on court.record_id = links.court_record_id
