@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from panorama.identity import make_regno, make_uscc, uscc_check_char
+from panorama.identity import is_valid_uscc, make_regno, make_uscc, uscc_check_char
 from panorama.kinds import KINDS
+from panorama.pii import is_resident_id_number
+from stdnum.cn import ric
 
 # The canonical fields of each kind, from the registry the extractor writes by.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {name: tuple(k.field_names) for name, k in KINDS.items()}
@@ -32,6 +34,25 @@ LINEAGE_SCHEMA = [
 # A natural person's ID-card number: fixture data, never a real person.
 PERSON_ID = "37140219800101123X"
 LEGAL_REP_ID = "371402197505054321"
+
+
+def id_number_passing_uscc_check(region: str = "371402", born: date = date(1980, 1, 1)) -> str:
+    """The first resident ID number (valid region, birth date and GB 11643 check) born on or
+    after ``born`` that also passes the GB 32100 USCC check (about 1 in 3,700 do)."""
+    day = born
+    while True:
+        for seq in range(1000):
+            body = f"{region}{day:%Y%m%d}{seq:03d}"
+            value = body + ric.calc_check_digit(body)
+            if is_resident_id_number(value) and is_valid_uscc(value):
+                return value
+        day += timedelta(days=1)
+
+
+# The operator of the individual business E12, on the courts' dishonest-debtor list: his ID
+# number also passes the USCC check, and must still be taken for a person's.
+SHOP_OPERATOR_ID = id_number_passing_uscc_check()
+SHOP_OPERATOR = "王小二"
 
 
 def kind_schema(kind: str) -> pa.Schema:
@@ -141,6 +162,8 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
         industry="H6210",
         capital=None,
         reg_no=False,
+        legal_rep=SHOP_OPERATOR,
+        legal_rep_id=SHOP_OPERATOR_ID,
     )
     entity("E13", 13, "德州市康宁制药有限公司", industry="C2710", est="2026-06-01")
     entity("E14", 14, "德州市过期许可有限公司", industry="F5223")
@@ -347,6 +370,29 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
                 "result": "发现问题已责令改正",
                 "inspectors": "甲;乙",
             },
+            # E17 checked again in the same task, on another date by other inspectors: a
+            # second check, not a re-delivery of the first
+            {
+                "task_id": "SC2026-01",
+                "task_name": "2026年食品生产企业抽查",
+                "check_date": "2026-06-15",
+                "uscc": u["E17"],
+                "name": names["E17"],
+                "check_org": "德州市市场监督管理局",
+                "result": "未发现问题",
+                "inspectors": "丙;丁",
+            },
+            # an exact re-delivery of E17's first check: collapses into it
+            {
+                "task_id": "SC2026-01",
+                "task_name": "2026年食品生产企业抽查",
+                "check_date": "2026-05-20",
+                "uscc": u["E17"],
+                "name": names["E17"],
+                "check_org": "德州市市场监督管理局",
+                "result": "发现问题已责令改正",
+                "inspectors": "甲;乙",
+            },
             {
                 "task_id": "SC2026-01",
                 "task_name": "2026年食品生产企业抽查",
@@ -438,6 +484,54 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
                 "behaviour": "违反限制消费令",
                 "publish_date": "2025-06-01",
             },
+            # the operator of the shop E12: linked to E12 by ID number and name
+            {
+                "case_no": "(2025)鲁1402执3333号",
+                "name": SHOP_OPERATOR,
+                "id_code": SHOP_OPERATOR_ID,
+                "legal_rep": None,
+                "court": "德州市德城区人民法院",
+                "province": "山东",
+                "basis_no": "(2024)鲁1402民初111号",
+                "filing_date": "2025-03-01",
+                "basis_org": "德州市德城区人民法院",
+                "obligation": "支付货款",
+                "performance": "全部未履行",
+                "behaviour": "违反财产报告制度",
+                "publish_date": "2025-07-01",
+            },
+            # the legal representative of E08 and E19
+            {
+                "case_no": "(2025)鲁1402执4444号",
+                "name": "张三",
+                "id_code": LEGAL_REP_ID,
+                "legal_rep": None,
+                "court": "德州市德城区人民法院",
+                "province": "山东",
+                "basis_no": "(2024)鲁1402民初122号",
+                "filing_date": "2025-04-01",
+                "basis_org": "德州市德城区人民法院",
+                "obligation": "支付借款",
+                "performance": "部分未履行",
+                "behaviour": "违反限制消费令",
+                "publish_date": "2025-08-01",
+            },
+            # E01's legal representative's ID number under another name: not linked
+            {
+                "case_no": "(2025)鲁1402执5555号",
+                "name": "李某某",
+                "id_code": ent["E01"]["legal_rep_id_no"],
+                "legal_rep": None,
+                "court": "德州市德城区人民法院",
+                "province": "山东",
+                "basis_no": "(2024)鲁1402民初133号",
+                "filing_date": "2025-04-01",
+                "basis_org": "德州市德城区人民法院",
+                "obligation": "支付借款",
+                "performance": "全部未履行",
+                "behaviour": "违反限制消费令",
+                "publish_date": "2025-08-01",
+            },
         ],
     )
     write_feed(
@@ -505,6 +599,14 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
             "filed_date": "2024-05-01",
         },
         {"uscc": u["E16"], "name": names["E16"], "report_year": "2024", "filed": "否"},
+        # two unregistered homonym shops known by name only, one year: two reports
+        {
+            "name": "宁津县兴旺便利店",
+            "report_year": "2024",
+            "filed": "是",
+            "filed_date": "2025-05-02",
+        },
+        {"name": "宁津县兴旺便利店", "report_year": "2024", "filed": "否"},
     ]
     write_feed(raw_dir, "annual_report__amr", ds, reports)
 
@@ -516,6 +618,16 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
         "names": names,
         "unregistered_uscc": unregistered,
         "person_id": PERSON_ID,
+        "person_ids": [PERSON_ID, SHOP_OPERATOR_ID, LEGAL_REP_ID, ent["E01"]["legal_rep_id_no"]],
+        # distinct records whose old staging keys collided: (kind, label) -> staged rows
+        "distinct_pairs": {("spot_check", "E17"): 2},
+        "homonym_reports": ("宁津县兴旺便利店", 2024, 2),
+        # court debtor links: label -> relationship type; E01's rep ID under another name: none
+        "debtor_links": {
+            "E12": "operator_court_debtor",
+            "E08": "legal_rep_court_debtor",
+            "E19": "legal_rep_court_debtor",
+        },
         "expected_methods": {
             # (record_kind, entity label): resolution_method
             ("penalty", "E01"): "uscc_exact",
@@ -529,8 +641,8 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
         "expected_unresolved": {
             "uscc_invalid_name_mismatch": 1,
             "uscc_not_registered": 1,
-            "no_identifier": 1,
-            "natural_person": 1,
+            "no_identifier": 3,
+            "natural_person": 4,
             "registration_without_valid_uscc": 1,
         },
         "expected_grade": {"E04": "D", "E08": "D"},

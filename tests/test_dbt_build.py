@@ -16,8 +16,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from panorama import pii, warehouse
 from panorama.settings import PROJECT_ROOT
-from raw_fixtures import LEGAL_REP_ID, write_extra_penalty, write_raw_fixture
+from raw_fixtures import (
+    LEGAL_REP_ID,
+    SHOP_OPERATOR,
+    SHOP_OPERATOR_ID,
+    write_extra_penalty,
+    write_raw_fixture,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +146,12 @@ def test_unresolved_records_with_reasons_and_nothing_dropped(built: dict) -> Non
             select count(*) from staging.stg_raw__complaint union all
             select count(*) from staging.stg_raw__annual_report)""",
     )[0][0]
-    linked = _rows(db, "select count(distinct record_id) from entity.fct_entity_event")[0][0]
+    # a person's court record on the timeline of the business it runs stays unresolved
+    linked = _rows(
+        db,
+        "select count(distinct record_id) from entity.fct_entity_event "
+        "where event_type <> 'legal_rep_court_dishonest'",
+    )[0][0]
     unresolved = _rows(db, "select count(*) from entity.rpt_unresolved_records")[0][0]
     assert linked + unresolved == staged
     # the natural person's ID-card number is masked, never stored whole
@@ -336,3 +348,141 @@ def test_spot_check_plan_is_drawn_by_the_ratios_and_kept(built: dict) -> None:
         built["db2"], "select distinct drawn_by_run from supervision.fct_spot_check_plan"
     )
     assert drawn_by == [("run1",)]  # kept from the first build, not drawn again
+
+
+def test_distinct_records_whose_old_keys_collided_stay_apart(built: dict) -> None:
+    """Two checks of one entity in one task (other date, other inspectors) are two records; two
+    homonym shops' reports of one year known by name only are two records; an exact
+    re-delivery still collapses."""
+    db, u = built["db1"], built["uscc"]
+    checks = _rows(
+        db,
+        "select task_id, check_date, inspectors, n_deliveries from staging.stg_raw__spot_check "
+        "where uscc = ? order by check_date",
+        [u["E17"]],
+    )
+    assert len(checks) == built["distinct_pairs"][("spot_check", "E17")]
+    assert len({(task, u["E17"]) for task, *_ in checks}) == 1  # the old key: task + code
+    assert [c[3] for c in checks] == [2, 1]  # the first one was delivered twice
+    events = _rows(
+        db,
+        "select count(*) from entity.fct_entity_event "
+        "where event_type = 'spot_check' and entity_id = ?",
+        [u["E17"]],
+    )
+    assert events == [(2,)]
+    name, year, expected = built["homonym_reports"]
+    reports = _rows(
+        db,
+        "select is_filed from staging.stg_raw__annual_report "
+        "where party_name = ? and report_year = ? order by is_filed",
+        [name, year],
+    )
+    assert reports == [(False,), (True,)] and len(reports) == expected
+
+
+def test_resident_id_number_passing_the_uscc_check_is_a_masked_person(
+    built: dict, tmp_path: Path
+) -> None:
+    """The shop operator's ID number passes GB 32100 too: still a natural person, masked,
+    and no full ID number in any table of the build or in the Parquet exports."""
+    from panorama.identity import is_valid_uscc
+
+    assert is_valid_uscc(SHOP_OPERATOR_ID) and pii.is_resident_id_number(SHOP_OPERATOR_ID)
+    db = built["db1"]
+    court = _rows(
+        db,
+        "select id_code_type, uscc, id_code_masked, person_id_hash, md5(?), sha256(?) "
+        "from staging.stg_raw__court_dishonest where case_no = '(2025)鲁1402执3333号'",
+        [SHOP_OPERATOR_ID, SHOP_OPERATOR_ID],
+    )
+    assert len(court) == 1
+    kind, uscc, masked, hashed, plain_md5, plain_sha = court[0]
+    assert (kind, uscc) == ("id_card", None)
+    assert SHOP_OPERATOR_ID not in masked and "*" in masked
+    assert hashed and hashed not in (plain_md5, plain_sha)  # keyed, not a bare hash
+    unresolved = _rows(
+        db,
+        "select party_name, id_code_masked from entity.rpt_unresolved_records "
+        "where unresolved_reason = 'natural_person' and party_name like '王%'",
+    )
+    assert (SHOP_OPERATOR[0] + "**", masked) in unresolved
+    secrets = set(built["person_ids"])
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR' and table_schema not in ('main', 'information_schema')"
+        ).fetchall()
+        assert {s for s, _, _ in columns} >= {"staging", "intermediate", "entity", "risk"}
+        for schema, table, column in columns:
+            q = f'"{schema}"."{table}"'
+            c = f'"{column}"'
+            leaked = con.execute(
+                f"select count(*) from {q} where {c} in (select unnest(?::varchar[]))"
+                f" or {pii.sql_has_id_card_number(c)}",
+                [sorted(secrets)],
+            ).fetchone()[0]
+            assert leaked == 0, (schema, table, column)
+    exported = warehouse.export_parquet(db, tmp_path / "exports", warehouse.PUBLISHED_SCHEMAS)
+    assert any("rpt_unresolved_records" in name for name in exported)
+    with duckdb.connect() as con:
+        for path in exported.values():
+            text = str(con.execute(f"select * from read_parquet('{path}')").fetchall())
+            assert not [s for s in secrets if s in text], path.name
+            assert not pii.find_id_card_numbers(text), path.name
+
+
+def test_court_debtor_is_linked_to_the_businesses_he_runs(built: dict) -> None:
+    """The shop E12's operator and E08/E19's legal representative are on the dishonest-debtor
+    list: a relationship with the court record's provenance, the indicator fires with that
+    record as evidence. E01's representative's ID number under another name links nothing."""
+    db, u = built["db1"], built["uscc"]
+    labels = {v: k for k, v in u.items()}
+    links = {
+        labels[r[0]]: r[1:]
+        for r in _rows(
+            db,
+            "select entity_id_a, relationship_type, related_record_id, related_reference, "
+            "source_feed, source_file, source_row, entity_id_b, shared_value_hash "
+            "from entity.fct_entity_relationship where related_record_id is not null",
+        )
+    }
+    assert {k: v[0] for k, v in links.items()} == built["debtor_links"]
+    (court_id,) = _rows(
+        db,
+        "select record_id from staging.stg_raw__court_dishonest "
+        "where case_no = '(2025)鲁1402执3333号'",
+    )[0]
+    rtype, record_id, reference, feed, source_file, source_row, other, hashed = links["E12"]
+    assert record_id == court_id and "(2025)鲁1402执3333号" in reference
+    assert feed == "court_dishonest__court" and source_file.endswith(".csv") and source_row == 3
+    assert other is None and SHOP_OPERATOR_ID not in hashed
+    fired = dict(
+        _rows(
+            db,
+            "select entity_id, legal_rep_court_debtor from intermediate.int_risk__indicators",
+        )
+    )
+    assert {labels[e] for e, v in fired.items() if v} == set(built["debtor_links"])
+    evidence = _rows(
+        db,
+        "select record_id, event_id, reference from intermediate.int_risk__indicator_evidence "
+        "where indicator = 'legal_rep_court_debtor' and entity_id = ?",
+        [u["E12"]],
+    )
+    assert len(evidence) == 1 and evidence[0][0] == court_id
+    assert "(2025)鲁1402执3333号" in evidence[0][2]
+    event = _rows(
+        db,
+        "select event_type, record_id, summary from entity.fct_entity_event where event_id = ?",
+        [evidence[0][1]],
+    )
+    assert event == [("legal_rep_court_dishonest", court_id, event[0][2])]
+    assert event[0][2].startswith("经营者为失信被执行人")
+    points = _rows(
+        db,
+        "select points from intermediate.int_risk__indicator_points "
+        "where entity_id = ? and indicator = 'legal_rep_court_debtor'",
+        [u["E12"]],
+    )
+    assert points and all(p[0] > 0 for p in points)
