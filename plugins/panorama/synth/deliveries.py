@@ -560,6 +560,13 @@ def court(em: Emitter, e: Entity, ev: evt.Events, rng: random.Random) -> None:
             em.emit("court_dishonest__court", row, None, related=e.uscc, dup_ok=False)
         else:
             em.emit("court_dishonest__court", row, e.uscc, dup_ok=False)
+    for case in ev.rep_court:
+        # the legal representative as a person: no entity of its own, related to the one it
+        # runs; messed from its own seeded stream so that the other records do not move
+        local = Mess(random.Random(f"rep-court-mess|{case.case_no}"), m.rate, m.broken)
+        row = court_row(case, local)
+        m.planted.extend([*local.planted, "legal_rep_debtor"])
+        em.emit("court_dishonest__court", row, None, related=e.uscc, dup_ok=False)
 
 
 def complaints(em: Emitter, e: Entity, ev: evt.Events) -> None:

@@ -125,6 +125,8 @@ class Events:
     checks: list[SpotCheck] = field(default_factory=list)
     complaints: list[Complaint] = field(default_factory=list)
     court: list[CourtCase] = field(default_factory=list)
+    # cases against the legal representative of an enterprise or cooperative, as a person
+    rep_court: list[CourtCase] = field(default_factory=list)
     reports: list[AnnualReport] = field(default_factory=list)
 
 
@@ -695,6 +697,21 @@ def _court(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences, ev: Ev
             ev.court.append(case)
 
 
+def _rep_court(e: Entity, as_of: dt.date, seq: Sequences, ev: Events) -> None:
+    """The legal representative of an enterprise or cooperative on the dishonest-debtor list as
+    a natural person (an individual business's operator already is, through ``_court``). Drawn
+    from the entity's own seeded stream, so the other events do not move."""
+    if e.kind == "2" or e.status in ("注销", "迁出"):
+        return
+    rng = random.Random(f"rep-court|{e.uscc}")
+    if rng.random() >= 0.002 + 0.12 * e.latent_risk**4:
+        return
+    rep = e.legal_rep
+    case = make_case(rng, as_of, e.division, rep.name, rep.id_card, True, "", seq)
+    if case is not None:
+        ev.rep_court.append(case)
+
+
 CHANGE_ITEMS = {
     "1": ("法定代表人", "住所", "名称", "注册资本", "经营范围"),
     "2": ("经营者", "经营场所", "名称", "资金数额", "经营范围"),
@@ -751,6 +768,7 @@ def simulate(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences) -> E
     _licences(rng, e, as_of, seq, ev)
     _complaints(rng, e, as_of, seq, ev)
     _court(rng, e, as_of, seq, ev)
+    _rep_court(e, as_of, seq, ev)
     three_years_ago = as_of - dt.timedelta(days=3 * 365)
     e.counts = {
         "n_penalties": len(ev.penalties),
