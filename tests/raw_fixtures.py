@@ -43,7 +43,7 @@ def id_number_passing_uscc_check(region: str = "371402", born: date = date(1980,
     while True:
         for seq in range(1000):
             body = f"{region}{day:%Y%m%d}{seq:03d}"
-            value = body + ric.calc_check_digit(body)
+            value = body + ric.calc_check_digit(body + "0")
             if is_resident_id_number(value) and is_valid_uscc(value):
                 return value
         day += timedelta(days=1)

@@ -244,6 +244,12 @@ def corrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[GxResult, list[
             f"update public_record.pub_abnormal_list set listed_reason = "
             f"'联系电话{PHONE}' where uscc = '{ids[21]}'"
         )
+        # a court record of a person whose ID number was taken for a code, shipped unmasked
+        con.execute("alter table entity.rpt_unresolved_records add column id_code_masked varchar")
+        con.execute(
+            "insert into entity.rpt_unresolved_records values "
+            f"('court', 'court.csv', 99, 'uscc_not_registered', '{ID_CARD}')"
+        )
         con.execute("alter table public_record.pub_entity add column grade varchar")
         con.execute("alter table public_record.pub_entity add column legal_rep_sfzh varchar")
     finally:
@@ -328,6 +334,18 @@ def test_id_card_number_in_public_table(corrupted) -> None:
     )
     assert f["message"].startswith("1 rows of public_record.pub_penalty carry an ID-card number")
     assert f["examples"] == [ids[20]]
+
+
+def test_id_card_number_in_unresolved_records(corrupted) -> None:
+    res, _, _ = corrupted
+    f = _find(
+        res,
+        "entity.rpt_unresolved_records",
+        "expect_column_values_to_be_in_set",
+        "_no_id_card_number",
+    )
+    assert f["message"].startswith("1 rows of entity.rpt_unresolved_records carry an ID-card")
+    assert f["examples"] == ["court|court.csv|99"]
 
 
 def test_phone_number_in_public_table(corrupted) -> None:

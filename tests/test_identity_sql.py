@@ -209,3 +209,32 @@ def test_every_problem_occurs(sql_results: list[tuple]) -> None:
     assert {row[7] for row in sql_results} == {None, "missing", "format", "check"}
     assert {row[9] for row in sql_results} == {None, "missing", "format", "check"}
     assert {row[6] for row in sql_results} == {None, "enterprise", "individual", "cooperative"}
+
+
+@pytest.mark.slow
+def test_resident_id_macro_matches_python(tmp_path: Path) -> None:
+    """is_resident_id_number (SQL) and panorama.pii.is_resident_id_number agree on ID-shaped
+    values with random provinces, dates (some impossible) and check characters."""
+    import random
+
+    from panorama import pii
+
+    rng = random.Random(11643)
+    values = []
+    for _ in range(3000):
+        body = (
+            f"{rng.choice(['11', '37', '99', '00', '82'])}{rng.randrange(10000):04d}"
+            f"{rng.choice(['1899', '1950', '1988', '2000', '2024'])}"
+            f"{rng.randrange(1, 14):02d}{rng.randrange(0, 33):02d}{rng.randrange(1000):03d}"
+        )
+        values.append(body + rng.choice("0123456789X"))
+    values += ["", "37140219800101555", "3714021980010155500", "91371402177020496R"]
+    project = _write_project(tmp_path, portable=False)
+    rows = ", ".join(f"('{v}')" for v in values)
+    sql = f"select v, {{{{ is_resident_id_number('v') }}}} from (values {rows}) as t(v)"
+    (compiled,) = compile_inline([project], sql)
+    with duckdb.connect() as con:
+        got = dict(con.sql(compiled).fetchall())
+    expected = {v: pii.is_resident_id_number(v) for v in values}
+    assert got == expected
+    assert 50 < sum(expected.values()) < len(values) - 50

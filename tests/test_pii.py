@@ -41,3 +41,27 @@ def test_id_card_number_in_text_is_found_and_masked():
     assert (
         pii.find_id_card_numbers(f"id{number}x") == []
     )  # glued to letters: an identifier, not text
+
+
+def _with_check(body17: str) -> str:
+    from stdnum.cn import ric
+
+    return body17 + ric.calc_check_digit(body17 + "0")
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (_with_check("11010519491231002"), True),
+        (_with_check("37140219800101555"), True),  # also passes the GB 32100 USCC check
+        (_with_check("37140219800230123"), False),  # 30 February
+        (_with_check("99140219800101123"), False),  # no such province
+        (_with_check("37140218991231123"), False),  # born before 1900
+        ("11010519491231002" + "0", False),  # wrong check character
+        ("91371402177020496R", False),  # a USCC
+        (None, False),
+        ("", False),
+    ],
+)
+def test_resident_id_number(value, expected):
+    assert pii.is_resident_id_number(value) is expected
