@@ -49,6 +49,10 @@ def id_number_passing_uscc_check(region: str = "371402", born: date = date(1980,
         day += timedelta(days=1)
 
 
+# The legal representative of enterprise E18 (after its latest change), on the list too.
+COMPANY_REP = "赵六"
+COMPANY_REP_ID = "37142419850612123" + ric.calc_check_digit("37142419850612123" + "0")
+
 # The operator of the individual business E12, on the courts' dishonest-debtor list: his ID
 # number also passes the USCC check, and must still be taken for a person's.
 SHOP_OPERATOR_ID = id_number_passing_uscc_check()
@@ -172,7 +176,7 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
     )
     entity("E16", 16, "德州市未年报有限公司", est="2020-05-01")
     entity("E17", 17, "德州市抽查问题有限公司", industry="C1419")
-    entity("E18", 18, "德州市频繁变更有限公司")
+    entity("E18", 18, "德州市频繁变更有限公司", legal_rep=COMPANY_REP, legal_rep_id=COMPANY_REP_ID)
     entity("E19", 19, "德州市关联示例有限公司", legal_rep="张三", legal_rep_id=LEGAL_REP_ID)
     entity("E20", 20, "德州市同址示例有限公司", address="山东省德州市德城区共享大道8号")
     u = {k: v["uscc"] for k, v in ent.items()}
@@ -500,11 +504,11 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
                 "behaviour": "违反财产报告制度",
                 "publish_date": "2025-07-01",
             },
-            # the legal representative of E08 and E19
+            # the legal representative of E18
             {
                 "case_no": "(2025)鲁1402执4444号",
-                "name": "张三",
-                "id_code": LEGAL_REP_ID,
+                "name": COMPANY_REP,
+                "id_code": COMPANY_REP_ID,
                 "legal_rep": None,
                 "court": "德州市德城区人民法院",
                 "province": "山东",
@@ -618,15 +622,20 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
         "names": names,
         "unregistered_uscc": unregistered,
         "person_id": PERSON_ID,
-        "person_ids": [PERSON_ID, SHOP_OPERATOR_ID, LEGAL_REP_ID, ent["E01"]["legal_rep_id_no"]],
+        "person_ids": [
+            PERSON_ID,
+            SHOP_OPERATOR_ID,
+            COMPANY_REP_ID,
+            LEGAL_REP_ID,
+            ent["E01"]["legal_rep_id_no"],
+        ],
         # distinct records whose old staging keys collided: (kind, label) -> staged rows
         "distinct_pairs": {("spot_check", "E17"): 2},
         "homonym_reports": ("宁津县兴旺便利店", 2024, 2),
         # court debtor links: label -> relationship type; E01's rep ID under another name: none
         "debtor_links": {
             "E12": "operator_court_debtor",
-            "E08": "legal_rep_court_debtor",
-            "E19": "legal_rep_court_debtor",
+            "E18": "legal_rep_court_debtor",
         },
         "expected_methods": {
             # (record_kind, entity label): resolution_method

@@ -433,7 +433,7 @@ def test_resident_id_number_passing_the_uscc_check_is_a_masked_person(
 
 
 def test_court_debtor_is_linked_to_the_businesses_he_runs(built: dict) -> None:
-    """The shop E12's operator and E08/E19's legal representative are on the dishonest-debtor
+    """The shop E12's operator and E18's legal representative are on the dishonest-debtor
     list: a relationship with the court record's provenance, the indicator fires with that
     record as evidence. E01's representative's ID number under another name links nothing."""
     db, u = built["db1"], built["uscc"]
