@@ -531,9 +531,7 @@ def _implausible(
         elif high[r]:
             why = f"amount above the plausible maximum of {rng.max:g} 万元 for this field"
         elif not has_unit:
-            why = (
-                f"amount of {rng.bare_max:g} or more without a unit in a 万元 column looks like 元"
-            )
+            why = f"amount >= {rng.bare_max:g} without a unit in a 万元 column looks like 元"
         else:
             continue
         out_rows.append(r)
