@@ -262,3 +262,17 @@ def test_dates_after_the_plausible_maximum() -> None:
     why = res.why.to_pylist()
     assert why[2] == why[3] == "date after 2024-04-05, too far after the logical date"
     assert why[4] == "date before 1900"
+
+
+def test_control_scan_finds_every_control_character() -> None:
+    """The byte scan that skips the regex misses no control character, wherever it sits."""
+    from panorama.normalize import _has_control
+
+    assert not _has_control(pa.array(["德州\t某某\r\n", "", None, "ＡＢ"]))
+    long = "德" * 30_000  # values across the scan's chunk boundaries
+    for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]:
+        for value in (chr(c), f"a{chr(c)}b", long + chr(c), chr(c) + long):
+            arr = pa.array(["德城区", None, value, "末"], pa.string())
+            assert _has_control(arr), (c, len(value))
+            assert _has_control(arr.slice(2, 1)), (c, len(value))
+            assert not _has_control(arr.slice(3, 1))
