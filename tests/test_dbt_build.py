@@ -387,6 +387,10 @@ def test_registration_with_a_bad_date_keeps_its_entity(built: dict) -> None:
     assert _rows(
         db, "select established_date from entity.dim_entity where entity_id = ?", [uscc]
     ) == [(None,)]
+    (registration_issues,) = _rows(
+        db, "select registration_issues from entity.dim_entity where entity_id = ?", [uscc]
+    )[0]
+    assert json.loads(registration_issues) == json.loads(issues)
     assert _rows(db, "select count(*) from entity.dim_entity")[0][0] == 20
     clean = _rows(db, "select count(*) from staging.stg_raw__penalty where data_issues is not null")
     assert clean == [(0,)]

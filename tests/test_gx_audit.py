@@ -66,10 +66,10 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
         con.execute(
             "create table entity.fct_entity_event (event_id varchar, entity_id varchar, "
             "event_type varchar, event_date date, feed varchar, source_file varchar, "
-            "source_row integer)"
+            "source_row integer, amount decimal(18, 4))"
         )
         con.executemany(
-            "insert into entity.fct_entity_event values (?, ?, ?, ?, ?, ?, ?)",
+            "insert into entity.fct_entity_event values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     f"E{i:05d}{k}",
@@ -79,6 +79,7 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
                     "penalties",
                     "penalties_2024.csv",
                     i * EVENTS_PER_ENTITY + k,
+                    0.5 if k else None,
                 ]
                 for i, u in enumerate(ids)
                 for k in range(EVENTS_PER_ENTITY)
@@ -243,7 +244,7 @@ def corrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[GxResult, list[
         con.execute(
             "insert into entity.fct_entity_event values ('E_ORPHAN', "
             f"'{_uscc(N_ENTITIES + 1)}', 'penalty', date '2024-01-02', 'penalties', "
-            "'penalties_2024.csv', 99999)"
+            "'penalties_2024.csv', 99999, -3)"
         )
         con.execute(
             f"update public_record.pub_penalty set remarks = '当事人身份证 {ID_CARD}' "
@@ -476,6 +477,8 @@ def test_implausible_amounts_dates_and_control_characters(corrupted) -> None:
         res, "public_record.pub_entity", "expect_column_values_to_not_match_regex", "entity_name"
     )
     assert f["examples"] == [ids[33]]
+    f = _find(res, "entity.fct_entity_event", between, "amount")
+    assert f["message"] == "1 events have a negative amount"
     f = _find(res, "entity.dim_entity", between, "established_date")
     assert f["message"] == "1 entities have established_date before 1900-01-01"
     assert f["examples"] == [ids[34]]

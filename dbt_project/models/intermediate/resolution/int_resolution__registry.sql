@@ -34,5 +34,6 @@ select
     source_file,
     source_row,
     batch_id,
-    load_date
+    load_date,
+    data_issues
 from registration
