@@ -404,7 +404,7 @@ def normalize_dates(
     return Normalized(values, bad, why)
 
 
-_EARLY_YEAR = r"^\s*(0\d{3}|1[0-8]\d{2})\D"
+_EARLY_YEAR = r"^\s*1[0-8]\d{2}\D"
 
 
 def _dates_slow(arr: pa.Array, date_formats) -> tuple[pa.Array, pa.Array]:
