@@ -1,8 +1,9 @@
 """Real ``dbt build`` of dbt_project/ on the hand-made raw zone of tests/raw_fixtures.py.
 
 Two builds on one persistent DuckDB file (as the pipeline does): the first at the fixture's
-load date, the second a week later with one more penalty for entity E01. Assertions read the
-DuckDB file the builds wrote.
+load date, the second a week later with one more penalty for entity E01 and the registration
+feed re-delivered through the real extract, with E09's establishment date unparseable.
+Assertions read the DuckDB file the builds wrote.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from panorama import pii, warehouse
-from panorama.settings import PROJECT_ROOT
+from panorama.extract import extract_feed
+from panorama.feeds import FeedSpec
+from panorama.settings import PROJECT_ROOT, Settings
 from raw_fixtures import (
+    KIND_FIELDS,
     LEGAL_REP_ID,
     SHOP_OPERATOR,
     SHOP_OPERATOR_ID,
@@ -63,6 +68,36 @@ def _dbt_build(
     return proc
 
 
+def _redeliver_registration(tmp: Path, ds: str, ds2: str, uscc_bad_date: str) -> dict:
+    """The fixture's registration rows as a department CSV for ``ds2``, one establishment date
+    unparseable, landed by the real extract into ``tmp/raw`` (the build's raw zone)."""
+    fields = KIND_FIELDS["registration"]
+    part = tmp / "raw" / "registration__amr" / f"load_date={ds}" / "part-0.parquet"
+    rows = pq.read_table(part).to_pylist()
+    lines = [",".join(fields)]
+    for r in rows:
+        if r["uscc"] == uscc_bad_date:
+            r = {**r, "established_date": "待定"}
+        lines.append(",".join(r[f] or "" for f in fields))
+    landing = tmp / "landing" / "registration__amr"
+    landing.mkdir(parents=True)
+    (landing / "registration.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spec = FeedSpec.model_validate(
+        {
+            "name": "registration__amr",
+            "kind": "registration",
+            "department": "德州市市场监督管理局",
+            "transport": {"type": "file", "path": "registration__amr/*.csv"},
+            "format": {"type": "csv"},
+            "columns": {f: {"source": f} for f in fields},
+        }
+    )
+    settings = Settings(
+        PROJECT_ROOT, tmp, tmp / "feeds", DBT_PROJECT, PROJECT_ROOT / "expectations"
+    )
+    return extract_feed(spec, ds2, settings).totals
+
+
 def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
@@ -80,8 +115,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     ds2 = (date.fromisoformat(fx["ds"]) + timedelta(days=7)).isoformat()
     write_extra_penalty(raw, ds2, fx["uscc"]["E01"], fx["names"]["E01"], "德市监罚〔2026〕99号")
+    totals = _redeliver_registration(tmp, fx["ds"], ds2, fx["uscc"]["E09"])
     _dbt_build(tmp, db, raw, ds2, "run2")
-    return {**fx, "db1": first, "db2": db, "ds2": ds2}
+    return {**fx, "db1": first, "db2": db, "ds2": ds2, "redelivery": totals}
 
 
 def test_every_layer_is_built(built: dict) -> None:
@@ -486,3 +522,26 @@ def test_court_debtor_is_linked_to_the_businesses_he_runs(built: dict) -> None:
         [u["E12"]],
     )
     assert points and all(p[0] > 0 for p in points)
+
+
+def test_registration_with_a_bad_date_keeps_its_entity(built: dict) -> None:
+    """A registration whose establishment date cannot be read stays in the register with the
+    date null and its issue recorded; its entity stays in the panorama. Files of the other
+    feeds, written without ``_issues``, still read."""
+    db, uscc = built["db2"], built["uscc"]["E09"]
+    assert built["redelivery"]["rows_quarantined"] == 0
+    assert built["redelivery"]["fields_nulled"] == 1
+    (issues,) = _rows(
+        db, "select data_issues from staging.stg_raw__registration where uscc = ?", [uscc]
+    )[0]
+    assert [i["field"] for i in json.loads(issues)] == ["established_date"]
+    assert _rows(
+        db, "select established_date from entity.dim_entity where entity_id = ?", [uscc]
+    ) == [(None,)]
+    (registration_issues,) = _rows(
+        db, "select registration_issues from entity.dim_entity where entity_id = ?", [uscc]
+    )[0]
+    assert json.loads(registration_issues) == json.loads(issues)
+    assert _rows(db, "select count(*) from entity.dim_entity")[0][0] == 20
+    clean = _rows(db, "select count(*) from staging.stg_raw__penalty where data_issues is not null")
+    assert clean == [(0,)]

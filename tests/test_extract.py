@@ -133,7 +133,11 @@ def test_bad_values_are_quarantined_with_field_and_reason(env) -> None:
     no_name = [ROW2[0], "", *ROW2[2:]]
     deliver(env, feed, "a.csv", csv_text(SGS_HEADER, [ROW1, bad_date, bad_amount, no_name]))
     m = extract_feed(feed, DS)
-    assert [r["_source_row"] for r in raw_rows(env)] == [1]
+    # The bad fine is a non-key field: its row stays, with the fine null and the issue noted.
+    kept = raw_rows(env)
+    assert [r["_source_row"] for r in kept] == [1, 3]
+    assert kept[1]["cf_nr_fk"] is None and kept[0]["_issues"] is None
+    assert json.loads(kept[1]["_issues"])[0]["field"] == "cf_nr_fk"
     rows, files = quarantine(env)
     assert files == []
     by_row = {r["_source_row"]: r for r in rows}
@@ -141,7 +145,15 @@ def test_bad_values_are_quarantined_with_field_and_reason(env) -> None:
     assert by_row[3]["field"] == "cf_nr_fk" and "很多" in by_row[3]["reason"]
     assert by_row[4]["field"] == "cf_xdr_mc" and "required" in by_row[4]["reason"]
     assert by_row[2]["raw_line"].split(",")[5] == "2024-13-45"
-    assert m.files[0].rows_read == m.files[0].rows_kept + m.files[0].rows_quarantined == 4
+    assert [by_row[i]["action"] for i in (2, 3, 4)] == [
+        "row_rejected",
+        "field_nulled",
+        "row_rejected",
+    ]
+    f = m.files[0]
+    assert f.rows_read == f.rows_kept + f.rows_quarantined == 4
+    assert (f.rows_kept, f.rows_quarantined, f.fields_nulled) == (2, 2, 1)
+    assert m.totals["fields_nulled"] == 1
 
 
 def test_gbk_declared_utf8_is_quarantined_whole_not_mojibake(env) -> None:

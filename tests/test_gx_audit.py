@@ -41,10 +41,11 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
         con.execute(
             "create table entity.dim_entity (entity_id varchar, uscc varchar, name varchar, "
             "entity_type varchar, division_code varchar, status varchar, "
-            "established_date date, n_events integer)"
+            "established_date date, n_events integer, entity_name varchar, "
+            "registered_capital decimal(18, 4), penalty_amount_total decimal(18, 4))"
         )
         con.executemany(
-            "insert into entity.dim_entity values (?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into entity.dim_entity values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     u,
@@ -55,6 +56,9 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
                     "存续",
                     date(2010, 1, 1) + timedelta(days=i),
                     EVENTS_PER_ENTITY,
+                    f"德州市测试商户{i}",
+                    100 + i,
+                    0.5 * (i % 3),
                 ]
                 for i, u in enumerate(ids)
             ],
@@ -62,10 +66,10 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
         con.execute(
             "create table entity.fct_entity_event (event_id varchar, entity_id varchar, "
             "event_type varchar, event_date date, feed varchar, source_file varchar, "
-            "source_row integer)"
+            "source_row integer, amount decimal(18, 4))"
         )
         con.executemany(
-            "insert into entity.fct_entity_event values (?, ?, ?, ?, ?, ?, ?)",
+            "insert into entity.fct_entity_event values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     f"E{i:05d}{k}",
@@ -75,6 +79,7 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
                     "penalties",
                     "penalties_2024.csv",
                     i * EVENTS_PER_ENTITY + k,
+                    0.5 if k else None,
                 ]
                 for i, u in enumerate(ids)
                 for k in range(EVENTS_PER_ENTITY)
@@ -100,25 +105,30 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
             "from risk.fct_risk_grade"
         )
         con.execute(
-            "create table public_record.pub_entity as select uscc, name, entity_type, "
-            "division_code, established_date, status from entity.dim_entity"
+            "create table public_record.pub_entity as select uscc, name, entity_name, "
+            "entity_type, division_code, registered_capital, established_date, status "
+            "from entity.dim_entity"
         )
         con.execute(
             "create table public_record.pub_penalty as select e.entity_id as uscc, d.name "
-            "as entity_name, '德市监罚〔2024〕' || e.source_row || '号' as decision_no, '罚款' "
-            "as penalty_type, e.event_date as decision_date, 5000 as fine_amount, "
+            "as entity_name, d.name as party_name, '德市监罚〔2024〕' || e.source_row || '号' "
+            "as decision_no, '罚款' as penalty_type, e.event_date as decision_date, "
+            "0.5::decimal(18, 4) as fine_amount, 0.12::decimal(18, 4) as confiscation_amount, "
+            "e.event_date + 1095 as publicity_until, "
             "'' as remarks from entity.fct_entity_event e join entity.dim_entity d "
             "using (entity_id) where e.event_id like '%0'"
         )
         con.execute(
             "create table public_record.pub_abnormal_list as select uscc, name as entity_name, "
-            "'未按期报送年度报告' as listed_reason, date '2023-07-01' as listed_date "
+            "'未按期报送年度报告' as listed_reason, date '2023-07-01' as list_date, "
+            "cast(null as date) as remove_date "
             "from entity.dim_entity where entity_type = 'enterprise'"
         )
         con.execute(
             "create table public_record.pub_serious_dishonest as select uscc, name as "
             "entity_name, '列入经营异常名录届满3年' as listed_reason, date '2023-07-01' "
-            "as listed_date from entity.dim_entity where entity_type = 'enterprise' limit 5"
+            "as list_date, date '2024-05-01' as remove_date "
+            "from entity.dim_entity where entity_type = 'enterprise' limit 5"
         )
     finally:
         con.close()
@@ -234,7 +244,7 @@ def corrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[GxResult, list[
         con.execute(
             "insert into entity.fct_entity_event values ('E_ORPHAN', "
             f"'{_uscc(N_ENTITIES + 1)}', 'penalty', date '2024-01-02', 'penalties', "
-            "'penalties_2024.csv', 99999)"
+            "'penalties_2024.csv', 99999, -3)"
         )
         con.execute(
             f"update public_record.pub_penalty set remarks = '当事人身份证 {ID_CARD}' "
@@ -249,6 +259,26 @@ def corrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[GxResult, list[
         con.execute(
             "insert into entity.rpt_unresolved_records values "
             f"('court', 'court.csv', 99, 'uscc_not_registered', '{ID_CARD}')"
+        )
+        # implausible values: a negative fine, a fine above 1 亿元, a decision years ahead,
+        # a name with a NUL character, an establishment date before 1900
+        con.execute(
+            f"update public_record.pub_penalty set fine_amount = -0.5 where uscc = '{ids[30]}'"
+        )
+        con.execute(
+            f"update public_record.pub_penalty set fine_amount = 30000 where uscc = '{ids[31]}'"
+        )
+        con.execute(
+            f"update public_record.pub_penalty set decision_date = date '{AS_OF}' + 400 "
+            f"where uscc = '{ids[32]}'"
+        )
+        con.execute(
+            "update public_record.pub_entity set entity_name = '德州' || chr(0) || '某某' "
+            f"where uscc = '{ids[33]}'"
+        )
+        con.execute(
+            "update entity.dim_entity set established_date = date '1899-12-31' "
+            f"where entity_id = '{ids[34]}'"
         )
         con.execute("alter table public_record.pub_entity add column grade varchar")
         con.execute("alter table public_record.pub_entity add column legal_rep_sfzh varchar")
@@ -449,3 +479,24 @@ def test_pii_sql_scan_agrees_with_python_and_spares_usccs() -> None:
             assert (has_id, has_phone, masked) == (False, False, value)
     assert 100 < flagged < 400  # about 1 in 11 random check characters is right
     assert [r[2] for r in rows[-4:]] == [True, True, True, False]
+
+
+def test_implausible_amounts_dates_and_control_characters(corrupted) -> None:
+    res, ids, _ = corrupted
+    between = "expect_column_values_to_be_between"
+    f = _find(res, "public_record.pub_penalty", between, "fine_amount")
+    assert f["message"] == (
+        "2 penalties have fine_amount below 0 or above 10,000 万元 (implausible)"
+    )
+    assert sorted(f["examples"]) == sorted([ids[30], ids[31]])
+    f = _find(res, "public_record.pub_penalty", between, "decision_date")
+    assert f["examples"] == [ids[32]] and "after 2024-07-31" in f["message"]
+    f = _find(
+        res, "public_record.pub_entity", "expect_column_values_to_not_match_regex", "entity_name"
+    )
+    assert f["examples"] == [ids[33]]
+    f = _find(res, "entity.fct_entity_event", between, "amount")
+    assert f["message"] == "1 events have a negative amount"
+    f = _find(res, "entity.dim_entity", between, "established_date")
+    assert f["message"] == "1 entities have established_date before 1900-01-01"
+    assert f["examples"] == [ids[34]]

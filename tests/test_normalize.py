@@ -201,3 +201,78 @@ def test_trim_check_finds_every_whitespace_at_either_end() -> None:
     others = [chr(c) for c in range(0x01, 0x3100) if chr(c) not in _WHITESPACE and chr(c) != "\x00"]
     arr = pa.array([f"{c}中{c}" for c in others], pa.string())
     assert pc.all(pc.equal(pc.utf8_trim_whitespace(arr), arr)).as_py()
+
+
+@pytest.mark.parametrize(
+    ("raw", "unit", "wan"),
+    [
+        ("2亿元", "万元", "20000"),
+        ("0.00001亿", "元", "0.1"),
+        ("1.23456亿元", "万元", "12345.6"),
+        ("3", "亿元", "30000"),
+        ("3000元", "亿元", "0.3"),
+    ],
+)
+def test_yi_units(raw: str, unit: str, wan: str) -> None:
+    assert run([raw], "amount", unit=unit) == ([wan], [False])
+
+
+def test_implausible_amounts_are_flagged_with_their_reason() -> None:
+    from panorama.kinds import AmountRange
+
+    values = ["0.5", "3000", "3000元", "999.99", "-1", "1亿元", "10000.01万", "1.5亿", "", "x"]
+    res = normalize(
+        pa.array(values, pa.string()),
+        "amount",
+        unit="万元",
+        amount_range=AmountRange(min=0.0, max=10_000.0, bare_max=1_000.0),
+    )
+    assert res.values.to_pylist() == ["0.5", None, "0.3", "999.99", None, "10000"] + [None] * 4
+    assert res.bad.to_pylist() == [False, True, False, False, True, False, True, True, False, True]
+    why = res.why.to_pylist()
+    assert "looks like 元" in why[1] and why[4] == "negative amount"
+    assert "maximum" in why[6] and "maximum" in why[7] and why[9] is None
+    assert "'3000'" in reason("amount", "3000", why=why[1])
+    # a bare value is plausible when the column's own unit is 元
+    yuan = normalize(
+        pa.array(["3000"]), "amount", unit="元", amount_range=AmountRange(bare_max=1_000.0)
+    )
+    assert yuan.values.to_pylist() == ["0.3"] and not any(yuan.bad.to_pylist())
+
+
+def test_control_characters() -> None:
+    res = normalize(pa.array(["德州\x00某某公司", " a\x7fb\x1b ", "行1\n行2\t", None]), "text")
+    assert res.values.to_pylist() == ["德州某某公司", "ab", "行1\n行2", None]
+    assert res.cleaned.to_pylist() == [True, True, False, False]
+    codes = normalize(pa.array(["91371402MA1K3BTP2B", "9137\x00MA1K"]), "code")
+    assert codes.values.to_pylist() == ["91371402MA1K3BTP2B", None]
+    assert codes.bad.to_pylist() == [False, True]
+    assert "\x00" not in reason("code", "9137\x00MA1K", why=codes.why.to_pylist()[1])
+
+
+def test_dates_after_the_plausible_maximum() -> None:
+    res = normalize(
+        pa.array(["2024-03-05", "2024-04-05", "2024-04-06", "2030/1/1", "1899-12-31", None]),
+        "date",
+        date_formats=FORMATS,
+        max_date="2024-04-05",
+    )
+    assert res.values.to_pylist() == ["2024-03-05", "2024-04-05", None, None, None, None]
+    assert res.bad.to_pylist() == [False, False, True, True, True, False]
+    why = res.why.to_pylist()
+    assert why[2] == why[3] == "date after 2024-04-05, too far after the logical date"
+    assert why[4] == "date before 1900"
+
+
+def test_control_scan_finds_every_control_character() -> None:
+    """The byte scan that skips the regex misses no control character, wherever it sits."""
+    from panorama.normalize import _has_control
+
+    assert not _has_control(pa.array(["德州\t某某\r\n", "", None, "ＡＢ"]))
+    long = "德" * 30_000  # values across the scan's chunk boundaries
+    for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]:
+        for value in (chr(c), f"a{chr(c)}b", long + chr(c), chr(c) + long):
+            arr = pa.array(["德城区", None, value, "末"], pa.string())
+            assert _has_control(arr), (c, len(value))
+            assert _has_control(arr.slice(2, 1)), (c, len(value))
+            assert not _has_control(arr.slice(3, 1))

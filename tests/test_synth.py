@@ -231,7 +231,7 @@ def _kind_fields() -> dict[str, set[str]]:
         if line.startswith("| `") and "|" in line[3:]:
             kind = line.split("`")[1]
             body = line.split("|")[2]
-            names = {w.strip().split(" ")[0].rstrip("*") for w in body.split(",")}
+            names = {w.strip().split(" ")[0].rstrip("*#") for w in body.split(",")}
             fields[kind] = {n for n in names if n}
     return fields
 

@@ -93,13 +93,17 @@ def _print_accounting(settings) -> None:
     from panorama import publish
 
     manifest = publish.current_manifest(settings) or {}
-    print(f"\n  {'feed':<28} {'read':>10} {'kept':>10} {'quarantined':>12} {'files rejected':>15}")
+    print(
+        f"\n  {'feed':<28} {'read':>10} {'kept':>10} {'quarantined':>12} {'files rejected':>15}"
+        f" {'fields nulled':>14}"
+    )
     for m in manifest.get("inputs", []):
         t = m["totals"]
         ok = "" if t["rows_read"] == t["rows_kept"] + t["rows_quarantined"] else "  MISMATCH"
         print(
             f"  {m['feed']:<28} {t['rows_read']:>10,} {t['rows_kept']:>10,} "
-            f"{t['rows_quarantined']:>12,} {t['files_rejected']:>15}{ok}"
+            f"{t['rows_quarantined']:>12,} {t['files_rejected']:>15} "
+            f"{t.get('fields_nulled', 0):>14,}{ok}"
         )
     print(f"  quarantine: {settings.quarantine_dir}")
 

@@ -14,8 +14,9 @@ import re
 import time
 import unicodedata
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +33,14 @@ from panorama.connectors import (
 )
 from panorama.feeds import FeedSpec, ResolvedColumn, load_feed
 from panorama.kinds import get_kind
-from panorama.normalize import bad_indices, normalize, reason
-from panorama.quarantine import ROWS_SCHEMA, QuarantineWriter
+from panorama.normalize import CONTROL_REASON, bad_indices, normalize, reason
+from panorama.quarantine import (
+    FIELD_CLEANED,
+    FIELD_NULLED,
+    ROW_REJECTED,
+    ROWS_SCHEMA,
+    QuarantineWriter,
+)
 from panorama.rawzone import PartitionWriter
 from panorama.settings import Settings, get_settings
 
@@ -56,6 +63,8 @@ class FileReport:
     rows_read: int = 0
     rows_kept: int = 0
     rows_quarantined: int = 0
+    fields_nulled: int = 0  # bad non-key values set to null (the rows are kept)
+    fields_cleaned: int = 0  # values kept after removing control characters
     duplicate_rows: int = 0
     columns: list[str] = field(default_factory=list)
 
@@ -170,6 +179,12 @@ class _Context:
     batch_id: str
     loaded_at: str
     date_formats: list[str]
+    max_date: str | None = None  # dates after it are implausible (except end-of-validity dates)
+
+
+def max_plausible_date(ds: str, spec: FeedSpec) -> str:
+    """The latest plausible date of a feed's records: the logical date + the feed's tolerance."""
+    return (date.fromisoformat(ds) + timedelta(days=spec.future_date_tolerance_days)).isoformat()
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -179,11 +194,16 @@ def _constant(value: str, n: int) -> pa.Array:
 def _process_batch(
     ctx: _Context, source: Source, batch: SourceBatch, mapping: dict[str, str | None]
 ) -> tuple[pa.Table, pa.Table]:
-    """Normalise one batch; returns (kept rows in the raw schema, quarantine rows)."""
+    """Normalise one batch; returns (kept rows in the raw schema, quarantine rows).
+
+    A bad value of a key or required field (or an empty required field) rejects the row; a bad
+    value of any other field is set to null and, like a value cleaned of control characters,
+    recorded in the row's ``_issues`` and as a quarantine row of its own (the row is kept)."""
     table = batch.table
     n = table.num_rows
     cols: dict[str, pa.Array] = {}
-    failures: list[tuple[ResolvedColumn, np.ndarray, pa.Array | None]] = []
+    failures: list[tuple[ResolvedColumn, np.ndarray, pa.Array | None, pa.Array | None]] = []
+    cleanups: list[tuple[ResolvedColumn, np.ndarray]] = []
     for rc in ctx.plan:
         src_name = mapping.get(rc.field)
         if rc.value is not None:
@@ -193,18 +213,28 @@ def _process_batch(
         else:
             cols[rc.field] = pa.nulls(n, pa.string())
             continue
-        norm = normalize(arr, rc.type, date_formats=ctx.date_formats, unit=rc.unit)
+        norm = normalize(
+            arr,
+            rc.type,
+            date_formats=ctx.date_formats,
+            unit=rc.unit,
+            amount_range=rc.amount_range,
+            max_date=None if rc.future_ok else ctx.max_date,
+        )
         cols[rc.field] = norm.values
         bad = bad_indices(norm.bad)
         if bad.size:
-            failures.append((rc, bad, arr))
+            failures.append((rc, bad, arr, norm.why))
+        cleaned = bad_indices(norm.cleaned)
+        if cleaned.size:
+            cleanups.append((rc, cleaned))
         if rc.required:
             empty = pc.is_null(norm.values)
             if norm.bad is not None:
                 empty = pc.and_(empty, pc.invert(norm.bad))
             missing = bad_indices(empty)
             if missing.size:
-                failures.append((rc, missing, None))
+                failures.append((rc, missing, None, None))
     used = {s for s in mapping.values() if s is not None}
     unmapped = [c for c in table.column_names if c not in used]
     cols["_extras"] = extras_json(table, unmapped)
@@ -213,35 +243,96 @@ def _process_batch(
     cols["_source_row"] = pa.array(np.arange(batch.first_row, batch.first_row + n, dtype=np.int64))
     cols["_batch_id"] = _constant(ctx.batch_id, n)
     cols["_loaded_at"] = _constant(ctx.loaded_at, n)
-    out = pa.table(cols)
-    if not failures:
-        return out, ROWS_SCHEMA.empty_table()
+    if not failures and not cleanups:
+        cols["_issues"] = pa.nulls(n, pa.string())
+        return pa.table(cols), ROWS_SCHEMA.empty_table()
 
-    per_row: dict[int, list[tuple[str, str]]] = {}
-    for rc, rows, arr in failures:
+    rejects: dict[int, list[tuple[str, str]]] = {}  # row -> (field, reason)
+    issues: dict[int, list[tuple[str, str, str]]] = {}  # row -> (field, action, reason)
+    order = {rc.field: i for i, rc in enumerate(ctx.plan)}
+    for rc, rows, arr, why in failures:
+        fatal = rc.key or rc.required
         if arr is None:
-            for r in rows.tolist():
-                per_row.setdefault(r, []).append((rc.field, "required field is empty"))
-            continue
-        values = arr.take(pa.array(rows)).to_pylist()
-        for r, v in zip(rows.tolist(), values, strict=True):
-            per_row.setdefault(r, []).append((rc.field, reason(rc.type, v, pii=rc.pii)))
-    bad_rows = sorted(per_row)
+            texts = ["required field is empty"] * rows.size
+        else:
+            values = arr.take(pa.array(rows)).to_pylist()
+            whys = why.take(pa.array(rows)).to_pylist() if why is not None else [None] * rows.size
+            texts = [
+                reason(rc.type, v, pii=rc.pii, why=w) for v, w in zip(values, whys, strict=True)
+            ]
+        for r, text in zip(rows.tolist(), texts, strict=True):
+            if fatal:
+                rejects.setdefault(r, []).append((rc.field, text))
+            else:
+                issues.setdefault(r, []).append((rc.field, "nulled", text))
+    for rc, rows in cleanups:
+        for r in rows.tolist():
+            issues.setdefault(r, []).append((rc.field, "cleaned", CONTROL_REASON))
+    for found in issues.values():
+        found.sort(key=lambda f: order[f[0]])
+    cols["_issues"] = pa.array(
+        [_issues_json(issues[r]) if r in issues and r not in rejects else None for r in range(n)],
+        pa.string(),
+    )
+    out = pa.table(cols)
     mask = np.zeros(n, dtype=bool)
-    mask[bad_rows] = True
-    kept = out.filter(pa.array(~mask))
+    mask[list(rejects)] = True
+    kept = out.filter(pa.array(~mask)) if rejects else out
+
+    # Rejected rows: one quarantine row each, with every problem of the row.
+    q_rows: list[tuple[int, str, str, str]] = []  # (row, action, field, reason)
+    for r in rejects:
+        problems = rejects[r] + [(f, m) for f, _, m in issues.get(r, [])]
+        problems.sort(key=lambda p: order[p[0]])
+        q_rows.append(
+            (
+                r,
+                ROW_REJECTED,
+                ",".join(dict.fromkeys(f for f, _ in problems)),
+                "; ".join(f"{f}: {m}" for f, m in problems),
+            )
+        )
+    # Kept rows with field issues: one quarantine row per field.
+    for r, found in issues.items():
+        if r in rejects:
+            continue
+        for f, action, m in found:
+            q_action = FIELD_NULLED if action == "nulled" else FIELD_CLEANED
+            q_rows.append((r, q_action, f, f"{f}: {m}"))
+    q_rows.sort(key=lambda q: (q[0], order.get(q[2].split(",")[0], 0)))
+    rows_at = [q[0] for q in q_rows]
     q = pa.table(
         {
-            "_feed": _constant(ctx.spec.name, len(bad_rows)),
-            "_source_file": _constant(source.name, len(bad_rows)),
-            "_source_row": pa.array([batch.first_row + r for r in bad_rows], pa.int64()),
-            "field": pa.array([",".join(f for f, _ in per_row[r]) for r in bad_rows]),
-            "reason": pa.array(["; ".join(f"{f}: {m}" for f, m in per_row[r]) for r in bad_rows]),
-            "raw_line": pa.array(batch.raw_lines(bad_rows), pa.string()),
+            "_feed": _constant(ctx.spec.name, len(q_rows)),
+            "_source_file": _constant(source.name, len(q_rows)),
+            "_source_row": pa.array([batch.first_row + r for r in rows_at], pa.int64()),
+            "field": pa.array([q[2] for q in q_rows], pa.string()),
+            "reason": pa.array([q[3] for q in q_rows], pa.string()),
+            "raw_line": pa.array(batch.raw_lines(rows_at), pa.string()),
+            "action": pa.array([q[1] for q in q_rows], pa.string()),
         },
         schema=ROWS_SCHEMA,
     )
     return kept, q
+
+
+def _issues_json(found: list[tuple[str, str, str]]) -> str:
+    """``[{"field": .., "action": "nulled"|"cleaned", "reason": ..}]`` of one kept record."""
+    return json.dumps(
+        [{"field": f, "action": a, "reason": m} for f, a, m in found], ensure_ascii=False
+    )
+
+
+def _tally(report: FileReport, q: pa.Table) -> None:
+    """Add one batch's quarantine rows to the file report: rejected rows and flagged fields
+    (a row without a field action is a rejected row)."""
+    if q.num_rows == 0:
+        return
+    counts = Counter(q.column("action").to_pylist())
+    nulled, cleaned = counts[FIELD_NULLED], counts[FIELD_CLEANED]
+    report.rows_quarantined += q.num_rows - nulled - cleaned
+    report.fields_nulled += nulled
+    report.fields_cleaned += cleaned
 
 
 def _check_columns(ctx: _Context, source: Source, mapping: dict[str, str | None]) -> None:
@@ -286,7 +377,7 @@ def _load_source(
                 hashes.append(dups.hashes(batch.table))
                 report.rows_read += batch.table.num_rows
                 report.rows_kept += kept.num_rows
-                report.rows_quarantined += rejected.num_rows
+                _tally(report, rejected)
             if not checked and not source.keyed_records:
                 mapping = resolve_sources(ctx.plan, source.columns)
                 _check_columns(ctx, source, mapping)
@@ -367,7 +458,14 @@ def extract_feed(
         batch_id=batch_id,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    ctx = _Context(spec, spec.resolved_columns(), batch_id, manifest.loaded_at, spec.date_formats)
+    ctx = _Context(
+        spec,
+        spec.resolved_columns(),
+        batch_id,
+        manifest.loaded_at,
+        spec.date_formats,
+        max_plausible_date(ds, spec),
+    )
     raw = PartitionWriter(settings.raw_dir, spec.name, ds, batch_id, kind.raw_schema())
     quar = QuarantineWriter(settings.quarantine_dir, spec.name, ds, batch_id)
     dups = _Duplicates()
@@ -412,6 +510,8 @@ def extract_feed(
         "rows_read": sum(f.rows_read for f in manifest.files),
         "rows_kept": sum(f.rows_kept for f in manifest.files),
         "rows_quarantined": sum(f.rows_quarantined for f in manifest.files),
+        "fields_nulled": sum(f.fields_nulled for f in manifest.files),
+        "fields_cleaned": sum(f.fields_cleaned for f in manifest.files),
         "duplicate_rows": _Duplicates.count(dups.load_hashes),
     }
     kept = manifest.totals["rows_kept"]

@@ -14,13 +14,17 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from panorama.kinds import KINDS, FieldType, get_kind
+from panorama.kinds import KINDS, AmountRange, FieldType, get_kind
 from panorama.settings import get_settings
 
 FEED_NAME = re.compile(r"^[a-z0-9_]+$")
 DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "excel_serial"]
 #: strptime directives understood in ``date_formats`` (time parts are accepted and dropped).
 DATE_DIRECTIVES = set("YmdHMS")
+#: Days a date (other than an end of validity) may lie after the logical date before it is
+#: flagged as implausible.
+DEFAULT_FUTURE_TOLERANCE_DAYS = 31
+AmountUnit = Literal["万元", "元", "亿元"]
 
 
 class FeedConfigError(ValueError):
@@ -83,12 +87,37 @@ class FormatSpec(_Model):
     records_path: str | None = Field(None, description="json: dotted path to the record list")
 
 
+class RangeSpec(_Model):
+    """Plausible amounts in 万元; a key left out keeps the kind's default, null removes it."""
+
+    min: float | None = None
+    max: float | None = None
+    bare_max: float | None = Field(
+        None, description="in a 万元 column, a value without unit at least this large looks like 元"
+    )
+
+    def over(self, default: AmountRange | None) -> AmountRange:
+        base = default or AmountRange()
+        values = {k: getattr(self, k) for k in self.model_fields_set}
+        return AmountRange(
+            min=values.get("min", base.min),
+            max=values.get("max", base.max),
+            bare_max=values.get("bare_max", base.bare_max),
+        )
+
+
 class ColumnSpec(_Model):
     source: str | None = Field(None, description="column / key name in the delivery")
     value: str | None = Field(None, description="constant for every row (no source column)")
     type: FieldType | None = None
     required: bool = False
-    unit: Literal["万元", "元"] | None = Field(None, description="amount unit of this column")
+    unit: AmountUnit | None = Field(None, description="amount unit of this column")
+    range: RangeSpec | None = Field(
+        None, description="amount: plausible range in 万元, overriding the kind's default"
+    )
+    future_ok: bool | None = Field(
+        None, description="date: may lie after the logical date (overrides the kind)"
+    )
 
     @model_validator(mode="after")
     def _source_or_value(self) -> ColumnSpec:
@@ -113,6 +142,9 @@ class ResolvedColumn:
     source: str | None
     value: str | None
     unit: str
+    key: bool = False
+    future_ok: bool = False
+    amount_range: AmountRange | None = None
 
 
 class FeedSpec(_Model):
@@ -125,7 +157,13 @@ class FeedSpec(_Model):
     transport: Transport
     format: FormatSpec
     date_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DATE_FORMATS))
-    amount_unit: Literal["万元", "元"] = "万元"
+    amount_unit: AmountUnit = "万元"
+    future_date_tolerance_days: int = Field(
+        DEFAULT_FUTURE_TOLERANCE_DAYS,
+        ge=0,
+        description="dates later than the logical date + this many days are flagged "
+        "(except end-of-validity dates)",
+    )
     columns: dict[str, ColumnSpec]
     # Delivered columns known and deliberately left unmapped: kept in _extras like any other
     # unmapped column, but not reported as schema drift.
@@ -153,6 +191,11 @@ class FeedSpec(_Model):
                     f"columns.{name}.type: {col.type!r} contradicts kind {self.kind}, "
                     f"where {name} is {kind.field(name).type!r}"
                 )
+            ftype = kind.field(name).type
+            if col.range is not None and ftype != "amount":
+                raise ValueError(f"columns.{name}.range: {name} is {ftype!r}, not an amount")
+            if col.future_ok is not None and ftype != "date":
+                raise ValueError(f"columns.{name}.future_ok: {name} is {ftype!r}, not a date")
         missing = [f.name for f in kind.fields if f.required and f.name not in self.columns]
         if missing:
             raise ValueError(f"columns: required fields of kind {self.kind} not mapped: {missing}")
@@ -201,6 +244,15 @@ class FeedSpec(_Model):
                     source=col.source if col else None,
                     value=col.value if col else None,
                     unit=(col.unit if col and col.unit else self.amount_unit),
+                    key=f.key,
+                    future_ok=(col.future_ok if col and col.future_ok is not None else f.future_ok),
+                    amount_range=(
+                        None
+                        if f.type != "amount"
+                        else col.range.over(f.amount_range)
+                        if col and col.range
+                        else f.amount_range or AmountRange()
+                    ),
                 )
             )
         return out

@@ -36,10 +36,11 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from panorama.feeds import DEFAULT_FUTURE_TOLERANCE_DAYS
 from panorama.identity import is_valid_uscc
 from panorama.pii import (
     mask_personal_data,
@@ -398,6 +399,9 @@ def run_checkpoint(
     config = load_gate_config(expectations_dir)
     params, covered = _baseline_parameters(config, baseline)
     params["as_of"] = date_number(as_of)
+    # The latest plausible date of a record that is not an end of validity (as at extraction).
+    latest = as_of + timedelta(days=DEFAULT_FUTURE_TOLERANCE_DAYS)
+    params["latest_plausible_date"] = date_number(latest)
 
     failures: list[dict[str, Any]] = []
     frames: dict[str, _Frame] = {}
@@ -618,6 +622,7 @@ def _describe_failure(
         max_value=_fmt(_resolve(kwargs.get("max_value"), params)),
         grade=meta.get("grade", ""),
         as_of=_fmt_date_number(params.get("as_of")),
+        latest_date=_fmt_date_number(params.get("latest_plausible_date")),
         previous_rows=(baseline.get("row_counts") or {}).get(table, "?"),
         baseline_share=_fmt((baseline.get("grade_shares") or {}).get(meta.get("grade"), 0.0)),
     )

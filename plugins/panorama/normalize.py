@@ -6,13 +6,21 @@ to quarantine with :func:`reason`). Work is done with ``pyarrow.compute`` over w
 only the rare values that need Unicode folding go through Python.
 
 - ``text``: full-width letters, digits, brackets （） and the ideographic space folded to ASCII,
-  trimmed; Chinese text and other punctuation kept as delivered. Empty → null.
+  trimmed; Chinese text and other punctuation kept as delivered. Empty → null. Control
+  characters (C0 other than tab, line feed and carriage return, and DEL) are removed and the
+  value is marked ``cleaned``: the record keeps the text, the problem is reported.
 - ``code``: :func:`panorama.identity.normalize_code` (NFKC, no spaces or hyphens, upper case).
+  A code holding a control character is not understood (a corrupted code is never guessed).
 - ``date``: ISO ``YYYY-MM-DD`` from ISO input (a time part is dropped), the feed's
-  ``date_formats`` and, when ``excel_serial`` is listed, Excel serial day numbers.
-- ``amount``: decimal text in 万元; a cell may carry its own unit (元/万元/万), thousands
-  separators, a currency sign or full-width digits.
+  ``date_formats`` and, when ``excel_serial`` is listed, Excel serial day numbers. Years
+  before 1900 are not understood; with ``max_date``, a later date is flagged as implausible.
+- ``amount``: decimal text in 万元; a cell may carry its own unit (元/万元/万/亿元/亿), which
+  wins over the column's unit, thousands separators, a currency sign or full-width digits.
+  With an ``amount_range``, a value outside it (negative, above the field's maximum, or a
+  bare value in a 万元 column so large that it looks like 元) is flagged as implausible.
 - ``int``: decimal integer text (``2023.0`` from a spreadsheet is accepted).
+
+A flagged value is null in ``values``; ``bad`` marks it and ``why`` (when given) says why.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from panorama.identity import normalize_code
+from panorama.kinds import AmountRange
 
 _NULL = pa.scalar(None, pa.string())
 
@@ -50,6 +59,13 @@ YEAR_MIN, YEAR_MAX = 1900, 2100
 class Normalized:
     values: pa.Array
     bad: pa.Array | None = None  # boolean; True where a non-empty value was not understood
+    why: pa.Array | None = None  # string; the reason where ``bad`` has a specific one
+    cleaned: pa.Array | None = None  # boolean; True where a value was kept after a clean-up
+
+
+# C0 control characters except tab, line feed and carriage return, and DEL.
+_CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+CONTROL_REASON = "control characters removed"
 
 
 def _layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -169,11 +185,46 @@ def _needs_trim(arr: pa.Array) -> bool:
     return any(np.isin(k, _WS_WIDE).any() for k in keys)
 
 
+_ALLOWED_C0 = np.array([0x09, 0x0A, 0x0D], dtype=np.uint8)
+
+
+def _has_control(arr: pa.Array) -> bool:
+    """Whether any value may hold a control character (a byte scan; no false negatives)."""
+    if len(arr) == 0 or arr.buffers()[2] is None:
+        return False
+    offsets, data = _layout(arr)
+    d = data[offsets[0] : offsets[-1]]
+    # In cache-sized chunks: far faster than whole-column temporaries.
+    chunk = 1 << 16
+    buf = np.empty(chunk, dtype=bool)
+    for start in range(0, len(d), chunk):
+        part = d[start : start + chunk]
+        hit = buf[: len(part)]
+        np.less(part, 0x20, out=hit)
+        if hit.any() and not np.isin(part[hit], _ALLOWED_C0).all():
+            return True
+        np.equal(part, 0x7F, out=hit)
+        if hit.any():
+            return True
+    return False
+
+
+def _control_mask(arr: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.match_substring_regex(arr, _CONTROL_RE), False)
+
+
 def normalize_text(arr: pa.Array) -> Normalized:
+    cleaned = None
+    if _has_control(arr):
+        cleaned = _control_mask(arr)
+        if pc.any(cleaned).as_py():
+            arr = pc.replace_substring_regex(arr, _CONTROL_RE, "")
+        else:
+            cleaned = None
     arr = fold_text(arr)
     if _needs_trim(arr):
         arr = pc.utf8_trim_whitespace(arr)
-    return Normalized(_empty_to_null(arr))
+    return Normalized(_empty_to_null(arr), cleaned=cleaned)
 
 
 _CODE_DROP = b"\t\n\x0b\f\r \x1c\x1d\x1e\x1f-"
@@ -192,6 +243,11 @@ def normalize_codes(arr: pa.Array) -> Normalized:
     if pc.any(non_ascii).as_py():
         slow = [normalize_code(v) or "" for v in pc.filter(arr, non_ascii).to_pylist()]
         out = pc.replace_with_mask(out, non_ascii, pa.array(slow, pa.string()))
+    if _has_control(arr):
+        bad = _control_mask(arr)
+        if pc.any(bad).as_py():
+            why = pc.if_else(bad, pa.scalar("control characters in a code"), _NULL)
+            return Normalized(pc.if_else(bad, _NULL, _empty_to_null(out)), bad, why)
     return Normalized(_empty_to_null(out))
 
 
@@ -323,13 +379,32 @@ def _dates_fast(arr: pa.Array, date_formats: tuple[str, ...]) -> tuple[pa.Array,
     return values, done
 
 
-def normalize_dates(arr: pa.Array, date_formats: list[str] | tuple[str, ...]) -> Normalized:
+def normalize_dates(
+    arr: pa.Array, date_formats: list[str] | tuple[str, ...], max_date: str | None = None
+) -> Normalized:
     """Values exactly in a listed format (zero-padded) are parsed in numpy; the rest (other
-    widths, time parts, spaces, full-width digits, Excel serials) take the slow path."""
+    widths, time parts, spaces, full-width digits, Excel serials) take the slow path.
+
+    ``max_date`` (ISO): a later date is implausible and flagged like a value not understood."""
     fast, done = _dates_fast(arr, tuple(date_formats))
     # Blank (whitespace-only) values are null, not bad: the slow path sees them trimmed.
     values, bad = _on_rest(arr, pa.array(done), fast, lambda a: _dates_slow(a, date_formats))
-    return Normalized(values, bad)
+    why = None
+    if bad is not None and pc.any(bad).as_py():
+        early = pc.and_(bad, pc.fill_null(pc.match_substring_regex(arr, _EARLY_YEAR), False))
+        if pc.any(early).as_py():
+            why = pc.if_else(early, pa.scalar("date before 1900"), _NULL)
+    if max_date is not None:
+        late = pc.fill_null(pc.greater(values, pa.scalar(max_date)), False)
+        if pc.any(late).as_py():
+            late_why = pa.scalar(f"date after {max_date}, too far after the logical date")
+            why = pc.if_else(late, late_why, why if why is not None else _NULL)
+            values = pc.if_else(late, _NULL, values)
+            bad = late if bad is None else pc.or_(bad, late)
+    return Normalized(values, bad, why)
+
+
+_EARLY_YEAR = r"^\s*1[0-8]\d{2}\D"
 
 
 def _dates_slow(arr: pa.Array, date_formats) -> tuple[pa.Array, pa.Array]:
@@ -364,7 +439,8 @@ def _dates_slow(arr: pa.Array, date_formats) -> tuple[pa.Array, pa.Array]:
     return out, bad
 
 
-_AMOUNT = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?P<unit>万元|万|元)?$"
+_AMOUNT = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?P<unit>万元|万|亿元|亿|元)?$"
+_UNIT_OF = {"万": "万元", "亿": "亿元"}
 
 
 _DIGIT = np.zeros(256, dtype=bool)
@@ -420,16 +496,67 @@ def _amounts_fast(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return values, plain | ~nonempty
 
 
-def normalize_amounts(arr: pa.Array, unit: str = "万元") -> Normalized:
+def normalize_amounts(
+    arr: pa.Array, unit: str = "万元", amount_range: AmountRange | None = None
+) -> Normalized:
     """Amounts as decimal text in 万元 (exact: the decimal point is moved, never rounded).
 
-    Values already canonical (plain decimals in 万元 without spare zeros) skip the work."""
+    Values already canonical (plain decimals in 万元 without spare zeros) skip the work.
+    With ``amount_range``, implausible values are flagged (see :func:`_implausible`)."""
     if unit == "万元":
         fast, done = _amounts_fast(arr)
         values, bad = _on_rest(arr, pa.array(done), fast, lambda a: _amounts_slow(a, unit))
+    else:
+        values, bad = _amounts_slow(arr, unit)
+    if amount_range is None:
         return Normalized(values, bad)
-    values, bad = _amounts_slow(arr, unit)
-    return Normalized(values, bad)
+    flagged = _implausible(arr, values, unit, amount_range)
+    if flagged is None:
+        return Normalized(values, bad)
+    rows, reasons = flagged
+    n = len(arr)
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    why_list: list[str | None] = [None] * n
+    for r, text in zip(rows.tolist(), reasons, strict=True):
+        why_list[r] = text
+    flag = pa.array(mask)
+    values = pc.if_else(flag, _NULL, values)
+    bad = flag if bad is None else pc.or_(pc.fill_null(bad, False), flag)
+    return Normalized(values, bad, pa.array(why_list, pa.string()))
+
+
+def _implausible(
+    arr: pa.Array, values: pa.Array, unit: str, rng: AmountRange
+) -> tuple[np.ndarray, list[str]] | None:
+    """Rows whose amount (in 万元) is outside ``rng``, with the reason of each."""
+    num = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        low = num < rng.min if rng.min is not None else np.zeros(len(num), bool)
+        high = num > rng.max if rng.max is not None else np.zeros(len(num), bool)
+        bare = np.zeros(len(num), bool)
+        if rng.bare_max is not None and unit == "万元":
+            bare = num >= rng.bare_max
+    rows = np.flatnonzero(low | high | bare)
+    if rows.size == 0:
+        return None
+    raw = pc.take(arr, pa.array(rows)).to_pylist()
+    out_rows, reasons = [], []
+    for r, text in zip(rows.tolist(), raw, strict=True):
+        has_unit = text is not None and any(u in text for u in "元万亿")
+        if low[r]:
+            why = "negative amount" if rng.min == 0 else f"amount below {rng.min:g} 万元"
+        elif high[r]:
+            why = f"amount above the plausible maximum of {rng.max:g} 万元 for this field"
+        elif not has_unit:
+            why = f"amount >= {rng.bare_max:g} without a unit in a 万元 column looks like 元"
+        else:
+            continue
+        out_rows.append(r)
+        reasons.append(why)
+    if not out_rows:
+        return None
+    return np.array(out_rows, dtype=np.int64), reasons
 
 
 def _amounts_slow(arr: pa.Array, unit: str) -> tuple[pa.Array, pa.Array]:
@@ -441,13 +568,22 @@ def _amounts_slow(arr: pa.Array, unit: str) -> tuple[pa.Array, pa.Array]:
     frac = pc.struct_field(parts, "frac")
     cell_unit = pc.struct_field(parts, "unit")
     has_digits = pc.greater(pc.add(pc.utf8_length(ipart), pc.utf8_length(frac)), 0)
-    in_yuan = pc.equal(pc.if_else(pc.equal(cell_unit, ""), unit, cell_unit), "元")
+    # A unit written in the cell wins over the column's.
+    eff_unit = pc.if_else(pc.equal(cell_unit, ""), unit, cell_unit)
+    for short, full in _UNIT_OF.items():
+        eff_unit = pc.if_else(pc.equal(eff_unit, short), full, eff_unit)
+    in_yuan = pc.equal(eff_unit, "元")
+    in_yi = pc.equal(eff_unit, "亿元")
     # 元 -> 万元: move the decimal point four places left.
     padded = pc.utf8_lpad(ipart, 5, "0")
     y_int = pc.utf8_slice_codeunits(padded, 0, -4)
     y_frac = pc.binary_join_element_wise(pc.utf8_slice_codeunits(padded, -4), frac, "")
-    ipart = pc.if_else(in_yuan, y_int, ipart)
-    frac = pc.if_else(in_yuan, y_frac, frac)
+    # 亿元 -> 万元: move it four places right.
+    fpad = pc.utf8_rpad(frac, 4, "0")
+    e_int = pc.binary_join_element_wise(ipart, pc.utf8_slice_codeunits(fpad, 0, 4), "")
+    e_frac = pc.utf8_slice_codeunits(fpad, 4)
+    ipart, frac = pc.if_else(in_yuan, y_int, ipart), pc.if_else(in_yuan, y_frac, frac)
+    ipart, frac = pc.if_else(in_yi, e_int, ipart), pc.if_else(in_yi, e_frac, frac)
     ipart = pc.replace_substring_regex(ipart, r"^0+", "")
     ipart = pc.if_else(pc.equal(ipart, ""), "0", ipart)
     frac = pc.replace_substring_regex(frac, r"0+$", "")
@@ -475,8 +611,12 @@ def normalize(
     *,
     date_formats: list[str] | tuple[str, ...] = ("%Y-%m-%d",),
     unit: str = "万元",
+    amount_range: AmountRange | None = None,
+    max_date: str | None = None,
 ) -> Normalized:
-    """Normalise one column of a batch according to its canonical type."""
+    """Normalise one column of a batch according to its canonical type.
+
+    ``amount_range`` (amounts) and ``max_date`` (dates) turn on the plausibility checks."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if arr.type != pa.string():
@@ -486,9 +626,9 @@ def normalize(
     if ftype == "code":
         return normalize_codes(arr)
     if ftype == "date":
-        return normalize_dates(arr, date_formats)
+        return normalize_dates(arr, date_formats, max_date)
     if ftype == "amount":
-        return normalize_amounts(arr, unit)
+        return normalize_amounts(arr, unit, amount_range)
     if ftype == "int":
         return normalize_ints(arr)
     raise ValueError(f"unknown column type {ftype!r}")
@@ -497,12 +637,16 @@ def normalize(
 _LABEL = {"date": "date", "amount": "amount", "int": "integer", "code": "code", "text": "text"}
 
 
-def reason(ftype: str, value: str | None, *, pii: bool = False) -> str:
-    """Why ``value`` was rejected; personal data is described, never echoed."""
+def reason(ftype: str, value: str | None, *, pii: bool = False, why: str | None = None) -> str:
+    """Why ``value`` was rejected (``why``, or: not understood); personal data is described,
+    never echoed, and neither are control characters."""
+    what = why or f"{_LABEL[ftype]} not understood"
     if pii:
-        return f"{_LABEL[ftype]} not understood (personal data, {len(value or '')} characters)"
+        return f"{what} (personal data, {len(value or '')} characters)"
+    if value is not None:
+        value = re.sub(_CONTROL_RE, "\ufffd", value)
     shown = value if value is None or len(value) <= 60 else value[:57] + "..."
-    return f"{_LABEL[ftype]} not understood: {shown!r}"
+    return f"{what}: {shown!r}"
 
 
 def bad_indices(bad: pa.Array | None) -> np.ndarray:

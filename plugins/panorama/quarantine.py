@@ -1,8 +1,12 @@
 """Quarantine: what a load rejected, with the reason, so that nothing is silently dropped.
 
-``quarantine/<feed>/load_date=<ds>/rows.parquet``: one row per rejected record
-(``_feed, _source_file, _source_row, field, reason, raw_line``); ``field`` lists the failing
-canonical fields (comma-separated) and ``reason`` the reasons (``; ``-separated).
+``quarantine/<feed>/load_date=<ds>/rows.parquet``: one row per rejected record and one per
+flagged field of a kept record (``_feed, _source_file, _source_row, field, reason, raw_line,
+action``). ``action`` is ``row_rejected`` (the record is not in the raw zone; ``field`` lists
+the failing canonical fields, comma-separated, and ``reason`` the reasons, ``; ``-separated),
+``field_nulled`` (the record was kept with this non-key field set to null) or ``field_cleaned``
+(kept with control characters removed from the field); kept records list the same problems
+in their ``_issues`` column.
 ``files.jsonl``: one JSON object per delivery rejected whole (``_feed, _source_file, reason,
 sha256, size_bytes``). Both files are always written (possibly empty) and replace the date's
 previous quarantine atomically, together with the raw partition.
@@ -27,8 +31,12 @@ ROWS_SCHEMA = pa.schema(
         pa.field("field", pa.string()),
         pa.field("reason", pa.string()),
         pa.field("raw_line", pa.string()),
+        pa.field("action", pa.string()),
     ]
 )
+ROW_REJECTED = "row_rejected"
+FIELD_NULLED = "field_nulled"
+FIELD_CLEANED = "field_cleaned"
 
 
 class QuarantineWriter:

@@ -26,7 +26,9 @@
     nullif(regexp_replace({{ expr }}, '[\s　()（）\[\]【】·.,，、"“”]', '', 'g'), '')
 {%- endmacro %}
 
-{#- Lineage columns every staged record carries, from the raw zone contract. -#}
+{#- Lineage columns every staged record carries, from the raw zone contract. `data_issues`:
+    the JSON list of the record's non-key fields set to null or cleaned at extraction
+    (`_issues`; null when clean, and in raw files written before the column existed). -#}
 {% macro lineage_columns() -%}
     _feed as feed,
     _source_file as source_file,
@@ -34,7 +36,8 @@
     _batch_id as batch_id,
     cast(load_date as date) as load_date,
     {{ dbt.safe_cast('_loaded_at', api.Column.translate_type('timestamp')) }} as loaded_at,
-    _extras as extras
+    _extras as extras,
+    _issues as data_issues
 {%- endmacro %}
 
 {#- Deterministic record id: md5 of the kind and the natural key, stable across re-loads of

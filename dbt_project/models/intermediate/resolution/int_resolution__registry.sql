@@ -35,5 +35,6 @@ select
     source_file,
     source_row,
     batch_id,
-    load_date
+    load_date,
+    data_issues
 from registration

@@ -85,6 +85,7 @@ select
     round(attributes.age_years, 2) as age_years,
     registry.status,
     registry.status_date,
+    registry.data_issues as registration_issues,
     coalesce(licences.licence_count, 0) as licence_count,
     coalesce(licences.valid_licence_count, 0) as valid_licence_count,
     coalesce(licences.expired_licence_count, 0) as expired_licence_count,

@@ -105,6 +105,7 @@ checked as (
         load_date,
         loaded_at,
         extras,
+        data_issues,
         {{ name_key('party_name') }} as name_key
     from classified
 
