@@ -38,12 +38,41 @@ class QuarantineWriter:
         self.staged = staging_dir(root, feed, ds, batch_id)
         self._n = 0
         self.files: list[dict] = []
+        self._last: PartWriter | None = None
 
     def rows_part(self) -> PartWriter:
         """Rejected rows of one source, kept apart until the source is fully read."""
         path = self.staged / f"rows-{self._n:05d}.tmp.parquet"
         self._n += 1
-        return PartWriter(path, ROWS_SCHEMA)
+        self._last = PartWriter(path, ROWS_SCHEMA)
+        return self._last
+
+    def drop_last(self, source_file: str) -> None:
+        """Forget what the last source put here (its content had landed already)."""
+        if self._last is not None:
+            self._last.discard()
+            self._last = None
+        self.files = [f for f in self.files if f["_source_file"] != source_file]
+
+    def carry(self, names: set[str]) -> None:
+        """Keep the date's quarantine of the files ``names`` (files the partition keeps)."""
+        if not names:
+            return
+        rows = self.final / "rows.parquet"
+        if rows.is_file():
+            table = pq.read_table(rows)
+            mask = pa.array([f in names for f in table.column("_source_file").to_pylist()])
+            kept = table.filter(mask)
+            if kept.num_rows:
+                part = PartWriter(self.staged / "rows-carried.tmp.parquet", ROWS_SCHEMA)
+                part.write(kept)
+                part.close()
+        listed = self.final / "files.jsonl"
+        if listed.is_file():
+            for line in listed.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                if entry.get("_source_file") in names:
+                    self.files.append(entry)
 
     def reject_file(self, source_file: str, reason: str, sha256: str | None, size: int | None):
         self.files.append(
