@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panorama.rawzone import PARQUET_OPTIONS, PartWriter, partition_dir, replace_dir, staging_dir
@@ -61,7 +62,7 @@ class QuarantineWriter:
         rows = self.final / "rows.parquet"
         if rows.is_file():
             table = pq.read_table(rows)
-            mask = pa.array([f in names for f in table.column("_source_file").to_pylist()])
+            mask = pc.is_in(table.column("_source_file"), value_set=pa.array(sorted(names)))
             kept = table.filter(mask)
             if kept.num_rows:
                 part = PartWriter(self.staged / "rows-carried.tmp.parquet", ROWS_SCHEMA)
