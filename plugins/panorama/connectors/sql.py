@@ -1,9 +1,10 @@
 """A database table or query, through SQLAlchemy, streamed in ``fetch_size`` batches.
 
 The URL comes from the Airflow connection ``conn_id`` when it is defined, else from the YAML
-``url`` (``{landing}`` is replaced by the landing dir). Rows come in a stable order: ``rowid``
-for SQLite tables, the primary key (or every column) otherwise; a query is wrapped and ordered
-by all its columns.
+``url`` (``{landing}`` is replaced by the landing dir). A SQLite file is opened read-only: a
+missing one is an error naming it, never an empty database created in its place. Rows come in a
+stable order: ``rowid`` for SQLite tables, the primary key (or every column) otherwise; a query
+is wrapped and ordered by all its columns.
 """
 
 from __future__ import annotations
