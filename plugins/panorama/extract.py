@@ -458,7 +458,7 @@ def extract_feed(
                 continue
             if report.sha256:
                 taken.add(report.sha256)
-                report.part = raw.name_part(report.sha256)
+            report.part = raw.name_part(report.sha256 or f"{batch_id}{len(fresh):04d}")
             report.batch_id = batch_id
             fresh.append(report)
             mapped_of[report.name] = sorted(used)
