@@ -441,6 +441,7 @@ def extract_feed(
     taken: set[str] = set()
     across_of: dict[str, int] = {}
     skipped = counted = 0
+    manifest.files = fresh  # what this load read, until it is complete
     try:
         for source in open_sources(spec, settings):
             verdict = _landing_verdict(index, landed, source.name, source.sha256, taken)
@@ -466,7 +467,6 @@ def extract_feed(
             total = _Duplicates.count(dups.load_hashes)
             across_of[report.name] = total - counted - report.duplicate_rows
             counted = total
-        manifest.files = fresh
         _refuse_erasure(spec.name, ds, landed, fresh)
     except (FeedError, TransportError) as exc:
         raw.abort()
