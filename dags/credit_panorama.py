@@ -27,7 +27,8 @@ DOC = """
    deliberate change (new risk weights, a re-sent history) trigger with
    `accept_baseline_change: ["grade_shares"]` (or `"row_count"`) and an `accept_reason`: those
    comparisons with the last publication are still reported but let through, and the reason
-   is kept in the audit and the manifest.
+   is kept in the audit and the manifest. A feed that kept rows before and whose delivery for
+   this date kept none also stops the run, unless accepted with `feed_empty:<feed>`.
 4. **publish** — atomic replace of `data/serving/panorama.duckdb` and `public.duckdb`, Parquet
    exports, dbt docs, a manifest; the last versions are kept for rollback
    (`credit_panorama_rollback`).
@@ -46,9 +47,13 @@ DOC = """
         "accept_baseline_change": Param(
             [],
             type="array",
-            items={"type": "string", "enum": ["row_count", "grade_shares"]},
+            items={
+                "type": "string",
+                "pattern": "^(row_count|grade_shares|feed_empty(:[a-z0-9_]+)?)$",
+            },
             description="Comparisons with the last publication this run may fail "
-            "(a deliberate change); needs accept_reason",
+            "(a deliberate change), or feed_empty[:<feed>] (a feed that kept rows before "
+            "delivered none); needs accept_reason",
         ),
         "accept_reason": Param(
             "",

@@ -125,6 +125,35 @@ def test_missing_table_fails_the_feed(settings) -> None:
         extract_feed(spec(url="sqlite:///{landing}/amr.db", table="nope"), DS, settings)
 
 
+def test_missing_sqlite_file_fails_and_creates_nothing(settings, monkeypatch) -> None:
+    with pytest.raises(FeedError, match=r"url 'sqlite:///\{landing\}/gone.db'.*gone.db does not"):
+        extract_feed(spec(url="sqlite:///{landing}/gone.db", table="abnormal"), DS, settings)
+    monkeypatch.setenv("AIRFLOW_CONN_AMR_DB", f"sqlite:///{settings.landing_dir / 'also.db'}")
+    with pytest.raises(FeedError, match=r"connection 'amr_db'.*also.db does not exist"):
+        extract_feed(spec(conn_id="amr_db", table="abnormal"), DS, settings)
+    assert list(settings.landing_dir.iterdir()) == []
+    manifest = settings.manifests_dir / "abnormal_list__amr" / f"load_date={DS}.json"
+    assert '"status": "failed"' in manifest.read_text(encoding="utf-8")
+
+
+def test_a_table_content_lands_once_and_an_empty_reload_keeps_it(settings) -> None:
+    db = settings.landing_dir / "amr.db"
+    make_table(sa.create_engine(f"sqlite:///{db}"), ROWS)
+    feed = spec(url="sqlite:///{landing}/amr.db", table="abnormal")
+    first = extract_feed(feed, DS, settings)
+    part_dir = settings.raw_dir / "abnormal_list__amr" / f"load_date={DS}"
+    before = {p.name: p.read_bytes() for p in part_dir.iterdir()}
+    assert extract_feed(feed, DS, settings).landing["files_unchanged"] == 1
+    assert {p.name: p.read_bytes() for p in part_dir.iterdir()} == before
+    later = extract_feed(feed, "2024-03-07", settings)  # the same table content: landed already
+    assert later.files == [] and later.landing["files_already_landed"] == 1
+    make_table(sa.create_engine(f"sqlite:///{db}"), [])  # the table emptied by mistake
+    with pytest.raises(FeedError, match=r"2024-03-06: re-delivery abnormal .*no row kept"):
+        extract_feed(feed, DS, settings)
+    assert {p.name: p.read_bytes() for p in part_dir.iterdir()} == before
+    assert len(raw(settings)) == first.totals["rows_kept"] == 2
+
+
 def _pg_bindir() -> Path | None:
     try:
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)

@@ -316,29 +316,35 @@ def test_missing_optional_column_is_reported(env) -> None:
     assert m.missing_optional_columns == ["法定代表人"] and raw_rows(env)[0]["cf_frdb"] is None
 
 
-def test_rerun_replaces_the_partition(env) -> None:
+def test_rerun_of_a_date_on_the_same_files_leaves_it_untouched(env) -> None:
     feed = add_feed(env)
     deliver(env, feed, "a.csv", csv_text(SGS_HEADER, [ROW1, ROW2, ROW3]))
     deliver(env, feed, "b.csv", csv_text(SGS_HEADER, [ROW1, [*ROW2[:5], "bad", *ROW2[6:]]]))
+    dirs = [root / feed / f"load_date={DS}" for root in (env.raw_dir, env.quarantine_dir)]
 
-    def content():
-        rows = sorted(raw_rows(env), key=lambda r: (r["_source_file"], r["_source_row"]))
-        q = quarantine(env)
-        return [
-            {k: v for k, v in r.items() if k not in ("_batch_id", "_loaded_at")} for r in rows
-        ], q
+    def files() -> dict:
+        return {p: (p.read_bytes(), p.stat().st_mtime_ns) for d in dirs for p in d.iterdir()}
 
     first = extract_feed(feed, DS)
-    before = content()
+    before = files()
     second = extract_feed(feed, DS)
-    assert content() == before and first.batch_id != second.batch_id
-    assert len(before[0]) == 4 and len(before[1][0]) == 1
-    parts = list((env.raw_dir / feed / f"load_date={DS}").glob("*.parquet"))
-    assert {p.name for p in parts} == {"part-00000.parquet", "part-00001.parquet"}
+    assert files() == before and first.batch_id != second.batch_id
+    assert second.landing == {
+        "files_new": 0,
+        "files_replaced": 0,
+        "files_unchanged": 2,
+        "files_already_landed": 0,
+    }
+    assert second.totals == first.totals and second.status == first.status
+    assert [f.batch_id for f in second.files] == [first.batch_id] * 2
+    assert len(raw_rows(env)) == 4 and len(quarantine(env)[0]) == 1
+    parts = {p.name for p in dirs[0].glob("*.parquet")}
+    assert parts == {f"part-{f.sha256[:16]}.parquet" for f in first.files}
     assert not any((env.raw_dir / "_staging").rglob("*.parquet"))
+    # a file taken away from the landing folder is no delivery: its landed rows stay
     (env.landing_dir / feed / "b.csv").unlink()
     extract_feed(feed, DS)
-    assert len(raw_rows(env)) == 3 and quarantine(env)[0] == []
+    assert files() == before
 
 
 def test_json_lines_delivery(env) -> None:

@@ -7,12 +7,15 @@ A deliberate change (new risk weights, a department re-sending its history) move
 grade shares past the band the gate allows against the last publication. The operator then
 accepts that change for one run, with a reason (:class:`BaselineAcceptance`): those comparisons
 still run and are reported, but do not stop the run; the reason goes into the audit and the
-publication manifest. No other check can be waived.
+publication manifest. The same goes for a feed that kept rows before and whose delivery for
+this date kept none (``feed_empty``, or ``feed_empty:<feed>`` for one feed): a department that
+really had nothing to report. No other check can be waived.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -30,6 +33,8 @@ def mask_pii(text: str) -> str:
 
 
 BASELINE_CHECKS = ("row_count", "grade_shares")
+FEED_EMPTY = "feed_empty"
+_ACCEPTABLE = re.compile(rf"^(?:{'|'.join(BASELINE_CHECKS)}|{FEED_EMPTY}(?::[a-z0-9_]+)?)$")
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,12 @@ class BaselineAcceptance:
         if not checks:
             return None
         items = [checks] if isinstance(checks, str) else list(checks)
-        unknown = [c for c in items if c not in BASELINE_CHECKS]
+        unknown = [c for c in items if not _ACCEPTABLE.match(str(c))]
         if unknown:
             raise ValueError(
                 f"accept_baseline_change: {unknown} unknown; only {list(BASELINE_CHECKS)} "
-                "(comparisons with the last publication) can be accepted"
+                f"(comparisons with the last publication) and {FEED_EMPTY} or "
+                f"{FEED_EMPTY}:<feed> (a feed that kept rows before delivered none) can be accepted"
             )
         text = str(reason or "").strip()
         if len(text) < 10:
@@ -58,6 +64,51 @@ class BaselineAcceptance:
                 "it is kept in the audit and the publication manifest"
             )
         return cls(tuple(dict.fromkeys(items)), text)
+
+    def waives_feed(self, feed: str) -> bool:
+        return FEED_EMPTY in self.checks or f"{FEED_EMPTY}:{feed}" in self.checks
+
+
+def _landed_totals(manifest: dict) -> dict:
+    """The accounting of what a date holds (a failed load kept the date's previous manifest)."""
+    if manifest.get("status") == "failed":
+        manifest = manifest.get("previous") or {}
+    return manifest.get("totals") or {}
+
+
+def empty_feeds(manifests_dir: Path, ds: str) -> list[dict[str, Any]]:
+    """Feeds whose load for ``ds`` took files but kept no row, while an earlier load of the same
+    feed kept rows (from the load manifests). A date without any file for a feed is no delivery
+    (weekly feeds, nothing new) and is not reported here."""
+    out = []
+    for path in sorted(manifests_dir.glob(f"*/load_date={ds}.json")):
+        current = json.loads(path.read_text(encoding="utf-8"))
+        totals = _landed_totals(current)
+        if not totals.get("files") or totals.get("rows_kept", 0) > 0:
+            continue
+        feed = path.parent.name
+        earlier = sorted(path.parent.glob("load_date=*.json"), reverse=True)
+        for prev_path in earlier:
+            prev_ds = prev_path.stem.removeprefix("load_date=")
+            if prev_ds >= ds:
+                continue
+            prev = _landed_totals(json.loads(prev_path.read_text(encoding="utf-8")))
+            if prev.get("rows_kept", 0) > 0:
+                out.append(
+                    {
+                        "check": FEED_EMPTY,
+                        "feed": feed,
+                        "message": (
+                            f"feed {feed} delivered {totals['files']} file(s) for {ds} and no "
+                            f"row was kept ({totals.get('files_rejected', 0)} file(s) rejected, "
+                            f"{totals.get('rows_quarantined', 0)} row(s) quarantined); its last "
+                            f"load with rows, {prev_ds}, kept {prev['rows_kept']}"
+                        ),
+                        "last_load_with_rows": prev_ds,
+                    }
+                )
+                break
+    return out
 
 
 class AuditFailed(RuntimeError):
@@ -82,6 +133,8 @@ class AuditReport:
     # comparisons with the last publication accepted for this run: checks, reason, and the
     # failures they let through
     accepted: dict[str, Any] | None = None
+    # feeds that kept rows before and whose delivery for this date kept none (load manifests)
+    empty_feeds: list[dict[str, Any]] = field(default_factory=list)
 
     def headline(self) -> str:
         if self.passed:
@@ -91,6 +144,9 @@ class AuditReport:
                 line += f"; accepted ({self.accepted['reason']}): {waived}"
             return line
         lines = ["audit FAILED: candidate not published"]
+        for f in self.empty_feeds:
+            if not f.get("waived"):
+                lines.append(f"  {f['message']} (accept with {FEED_EMPTY}:{f['feed']})")
         for f in self.dbt_failures:
             lines.append(f"  dbt {f['test']}: {f['message']} examples={f.get('examples', [])}")
         for f in self.gx.get("failures", []):
@@ -157,6 +213,17 @@ def fingerprint(path: Path) -> dict[str, Any]:
     return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def check_feeds(
+    manifests_dir: Path, as_of: str, accept: BaselineAcceptance | None = None
+) -> list[dict[str, Any]]:
+    """:func:`empty_feeds` for this date, each marked ``waived`` when the run accepted it; an
+    empty feed that is not waived fails the audit."""
+    feeds = empty_feeds(manifests_dir, as_of)
+    for f in feeds:
+        f["waived"] = bool(accept and accept.waives_feed(f["feed"]))
+    return feeds
+
+
 def audit_candidate(
     settings: Settings,
     candidate: Path,
@@ -189,10 +256,12 @@ def audit_candidate(
     audited = fingerprint(candidate)  # after dbt stored its test failures in the file
     waived = [f for f in gx.failures if accept and f.get("baseline") in accept.checks]
     gx_passed = len(waived) == len(gx.failures)
+    feeds = check_feeds(settings.manifests_dir, as_of, accept)
+    waived += [f for f in feeds if f["waived"]]
     report = AuditReport(
         run_id=run_id,
         as_of=as_of,
-        passed=dbt.success and not dbt_failures and gx_passed,
+        passed=dbt.success and not dbt_failures and gx_passed and all(f["waived"] for f in feeds),
         seconds=round(time.monotonic() - started, 2),
         dbt_summary=dbt.summary(),
         dbt_failures=dbt_failures,
@@ -203,6 +272,7 @@ def audit_candidate(
             if accept
             else None
         ),
+        empty_feeds=feeds,
     )
     (run_dir / "audit.json").write_text(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"

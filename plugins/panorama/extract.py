@@ -15,7 +15,7 @@ import time
 import unicodedata
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from panorama.quarantine import (
     ROWS_SCHEMA,
     QuarantineWriter,
 )
-from panorama.rawzone import PartitionWriter
+from panorama.rawzone import LandingIndex, PartitionWriter
 from panorama.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ class FileReport:
     fields_cleaned: int = 0  # values kept after removing control characters
     duplicate_rows: int = 0
     columns: list[str] = field(default_factory=list)
+    batch_id: str | None = None  # the load that landed the file
+    part: str | None = None  # its part in the partition (None: no row kept)
 
 
 @dataclass
@@ -90,6 +92,9 @@ class LoadManifest:
     seconds: float = 0.0
     raw_path: str | None = None
     quarantine_path: str | None = None
+    # what this load did: files new / replaced / kept unchanged / skipped as landed already
+    landing: dict[str, int] = field(default_factory=dict)
+    previous: dict | None = None  # a failed load: the date's last manifest that did not fail
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -431,16 +436,73 @@ def manifest_path(settings: Settings, feed: str, ds: str) -> Path:
     return settings.manifests_dir / feed / f"load_date={ds}.json"
 
 
+def _landing_verdict(
+    index: LandingIndex, landed: dict[str, dict], name: str, sha256: str | None, taken: set[str]
+) -> str:
+    """``unchanged``: the date's partition holds this file as it is; ``landed``: this content
+    landed already (under another date or name, or twice in this delivery); else ``new``."""
+    if sha256 is None:
+        return "new"  # a database or API source: known once read
+    entry = landed.get(name)
+    if entry is not None and entry.get("sha256") == sha256:
+        return "unchanged"
+    if sha256 in taken or index.landed_under(sha256) is not None:
+        return "landed"
+    return "new"
+
+
+def _report_of(entry: dict) -> FileReport:
+    names = {f.name for f in fields(FileReport)}
+    return FileReport(**{k: v for k, v in entry.items() if k in names})
+
+
+def _refuse_erasure(feed: str, ds: str, landed: dict[str, dict], fresh: list[FileReport]) -> None:
+    """A re-delivery for a date that holds rows must itself land rows: a file of it that is
+    rejected, or keeps no row, fails the load and the landed partition stays as it was."""
+    held = sum(e.get("rows_kept", 0) for e in landed.values())
+    if not held:
+        return
+    for report in fresh:
+        if report.status == "rejected" or report.rows_kept == 0:
+            why = report.reason or (
+                f"no row kept ({report.rows_read} read, {report.rows_quarantined} quarantined)"
+            )
+            what = "replacing a landed file" if report.name in landed else "a new file"
+            raise FeedError(
+                f"feed {feed}: {ds}: re-delivery {report.name} ({what}) refused: {why}; "
+                f"the {held} row(s) landed for {ds} are kept (file sha256 {report.sha256})"
+            )
+
+
+def _previous_manifest(path: Path) -> dict | None:
+    """The date's last manifest that was not a failure (kept inside a failed one)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if old.get("status") == "failed":
+        return old.get("previous")
+    old.pop("previous", None)
+    return old
+
+
 def extract_feed(
     feed: str | FeedSpec,
     ds: str,
     settings: Settings | None = None,
     run_id: str | None = None,
 ) -> LoadManifest:
-    """Load every delivery of ``feed`` into ``raw/<feed>/load_date=<ds>/`` (replacing it).
+    """Land the new deliveries of ``feed`` in ``raw/<feed>/load_date=<ds>/``.
 
-    Raises :class:`FeedError` when a required column is missing, the transport fails, or no
-    row at all was kept while ``expected_rows.min > 0``; the manifest is written either way.
+    A delivered content is landed once (see ``feeds/README.md``, "Landing"): the load takes the
+    files matching the feed's path whose content has not landed under any date, keeps what the
+    date's partition holds (a file of the same name and new content replaces that file's rows),
+    and skips the rest. Re-running a date on the same files leaves the partition untouched.
+
+    Raises :class:`FeedError` when a required column is missing, the transport fails, a
+    re-delivery for a date holding rows is rejected or keeps no row (the partition stays as it
+    was), or no row at all was kept while ``expected_rows.min > 0``; the manifest is written
+    either way (a failed one keeps the date's previous manifest under ``previous``).
     """
     started = time.perf_counter()
     settings = settings or get_settings()
@@ -466,33 +528,78 @@ def extract_feed(
         spec.date_formats,
         max_plausible_date(ds, spec),
     )
+    index = LandingIndex(settings.raw_dir, spec.name)
+    landed = index.files(ds)
     raw = PartitionWriter(settings.raw_dir, spec.name, ds, batch_id, kind.raw_schema())
     quar = QuarantineWriter(settings.quarantine_dir, spec.name, ds, batch_id)
     dups = _Duplicates()
     mpath = manifest_path(settings, spec.name, ds)
-    seen: dict[str, None] = {}
-    mapped: set[str] = set()
+    fresh: list[FileReport] = []
+    mapped_of: dict[str, list[str]] = {}
+    taken: set[str] = set()
+    across_of: dict[str, int] = {}
+    skipped = counted = 0
+    manifest.files = fresh  # what this load read, until it is complete
     try:
         for source in open_sources(spec, settings):
+            verdict = _landing_verdict(index, landed, source.name, source.sha256, taken)
+            if verdict != "new":
+                skipped += verdict == "landed"
+                continue
+            mark = len(dups.load_hashes)
             report, used = _load_source(ctx, source, raw, quar, dups)
-            manifest.files.append(report)
-            seen.update(dict.fromkeys(report.columns))
-            mapped |= used
+            verdict = _landing_verdict(index, landed, source.name, report.sha256, taken)
+            if verdict != "new":  # a database or API content that landed already
+                raw.drop_part()
+                quar.drop_last(source.name)
+                del dups.load_hashes[mark:]
+                skipped += verdict == "landed"
+                continue
+            if report.sha256:
+                taken.add(report.sha256)
+            report.part = raw.name_part(report.sha256 or f"{batch_id}{len(fresh):04d}")
+            report.batch_id = batch_id
+            fresh.append(report)
+            mapped_of[report.name] = sorted(used)
+            # rows repeating a row of a file landed before it in this load
+            total = _Duplicates.count(dups.load_hashes)
+            across_of[report.name] = total - counted - report.duplicate_rows
+            counted = total
+        _refuse_erasure(spec.name, ds, landed, fresh)
     except (FeedError, TransportError) as exc:
         raw.abort()
         quar.abort()
         manifest.status, manifest.error = "failed", str(exc)
+        if isinstance(exc, TransportError):
+            manifest.error = f"feed {spec.name}: {exc}"
+        manifest.previous = _previous_manifest(mpath)
         manifest.seconds = round(time.perf_counter() - started, 3)
         _write_json(mpath, manifest.to_dict())
-        log.error("%s", exc)
+        log.error("%s", manifest.error)
         if isinstance(exc, FeedError):
             raise
-        raise FeedError(f"feed {spec.name}: {exc}") from exc
+        raise FeedError(manifest.error) from exc
     except BaseException:
         raw.abort()
         quar.abort()
         raise
 
+    fresh_names = {r.name for r in fresh}
+    carried = {name: e for name, e in sorted(landed.items()) if name not in fresh_names}
+    manifest.files = sorted([*map(_report_of, carried.values()), *fresh], key=lambda r: r.name)
+    for name, e in carried.items():
+        mapped_of[name] = list(e.get("mapped", []))
+        across_of[name] = e.get("duplicates_across", 0)
+    mapped = {m for r in manifest.files for m in mapped_of.get(r.name, [])}
+    seen: dict[str, None] = {}
+    for r in manifest.files:
+        seen.update(dict.fromkeys(r.columns))
+    manifest.landing = {
+        "files_new": sum(r.name not in landed for r in fresh),
+        "files_replaced": sum(r.name in landed for r in fresh),
+        "files_unchanged": len(carried),
+        "files_already_landed": skipped,
+    }
     loaded = [f for f in manifest.files if f.status == "loaded"]
     used_columns = {m.split("\x00")[1] for m in mapped}
     found_fields = {m.split("\x00")[0] for m in mapped}
@@ -512,11 +619,18 @@ def extract_feed(
         "rows_quarantined": sum(f.rows_quarantined for f in manifest.files),
         "fields_nulled": sum(f.fields_nulled for f in manifest.files),
         "fields_cleaned": sum(f.fields_cleaned for f in manifest.files),
-        "duplicate_rows": _Duplicates.count(dups.load_hashes),
+        "duplicate_rows": sum(f.duplicate_rows + across_of[f.name] for f in manifest.files),
     }
     kept = manifest.totals["rows_kept"]
     expected = spec.expected_rows
-    if not manifest.files:
+    # nothing new for this date while earlier dates hold rows: those rows stay current
+    nothing_new = not manifest.files and index.rows_landed_elsewhere(ds)
+    if not manifest.files and skipped:
+        manifest.warnings.append(
+            f"no new delivery: the {skipped} file(s) found landed already (under another date "
+            "or name)"
+        )
+    elif not manifest.files:
         manifest.warnings.append(f"no delivery found for {spec.transport.type} transport")
     if len(loaded) < len(manifest.files):
         manifest.warnings.append(f"{len(manifest.files) - len(loaded)} file(s) rejected whole")
@@ -524,14 +638,15 @@ def extract_feed(
     manifest.new_columns = [c for c in manifest.unmapped_columns if _key(c) not in known]
     if manifest.new_columns:
         manifest.warnings.append(f"schema drift: unmapped columns {manifest.new_columns}")
-    if kept < expected.min or (expected.max is not None and kept > expected.max):
+    if not nothing_new and (
+        kept < expected.min or (expected.max is not None and kept > expected.max)
+    ):
         manifest.warnings.append(
             f"rows kept {kept} outside expected range [{expected.min}, {expected.max}]"
         )
-    failed = kept == 0 and expected.min > 0
-    if not failed:
-        manifest.raw_path = str(raw.commit())
-    else:
+    failed = kept == 0 and expected.min > 0 and not nothing_new
+    changed = bool(fresh) or not raw.final.exists()
+    if failed:
         raw.abort()
         manifest.status = "failed"
         manifest.error = (
@@ -539,13 +654,32 @@ def extract_feed(
             f"{manifest.totals['files_rejected']} file(s) rejected, "
             f"{manifest.totals['rows_quarantined']} row(s) quarantined"
         )
-    manifest.quarantine_path = str(quar.commit())
+        manifest.previous = _previous_manifest(mpath)
+    elif changed:
+        for e in carried.values():
+            if e.get("part"):
+                raw.keep(e["part"])
+        entries = [
+            carried.get(r.name)
+            or {**asdict(r), "mapped": mapped_of[r.name], "duplicates_across": across_of[r.name]}
+            for r in manifest.files
+        ]
+        manifest.raw_path = str(raw.commit(entries))
+    else:  # the same files again: the partition stays as it is
+        raw.abort()
+        manifest.raw_path = str(raw.final)
+    if changed:
+        quar.carry(set(carried))
+        manifest.quarantine_path = str(quar.commit())
+    else:
+        quar.abort()
+        manifest.quarantine_path = str(quar.final)
     if manifest.status != "failed" and manifest.warnings:
         manifest.status = "warning"
     manifest.seconds = round(time.perf_counter() - started, 3)
     _write_json(mpath, manifest.to_dict())
     log.info(
-        "feed %s %s: %s read, %s kept, %s quarantined, %s file(s) rejected in %.1fs",
+        "feed %s %s: %s read, %s kept, %s quarantined, %s file(s) rejected in %.1fs; landing %s",
         spec.name,
         ds,
         manifest.totals["rows_read"],
@@ -553,6 +687,7 @@ def extract_feed(
         manifest.totals["rows_quarantined"],
         manifest.totals["files_rejected"],
         manifest.seconds,
+        manifest.landing,
     )
     if failed:
         raise FeedError(manifest.error)

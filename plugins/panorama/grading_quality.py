@@ -119,7 +119,7 @@ def build_population(
     ``dbt_project_dir`` builds another copy of the project (a changed policy). Returns the
     DuckDB path.
     """
-    from panorama.local_platform import extract_all
+    from panorama.local_platform import extract_all, forget_landed
     from panorama.synth import generate
 
     base = get_settings()
@@ -129,6 +129,7 @@ def build_population(
         dbt_project_dir=Path(dbt_project_dir) if dbt_project_dir else base.dbt_project_dir,
     )
     ds = as_of.isoformat()
+    forget_landed(settings.data_dir)
     generate(settings.data_dir, entities=entities, seed=seed, as_of=as_of, progress=progress)
     extract_all(settings, ds, run_id="population")
     return build_warehouse(settings, ds)

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,17 @@ def extract_all(settings: Settings, ds: str, run_id: str) -> list[dict[str, Any]
         ]
 
 
+def forget_landed(data_dir: Path) -> None:
+    """Remove the raw zone, quarantine and load manifests: what landed from deliveries that are
+    being replaced by a new synthetic world (the landing bookkeeping lives in the raw zone, so
+    the new deliveries land afresh)."""
+    for sub in ("raw", "quarantine", "manifests"):
+        shutil.rmtree(data_dir / sub, ignore_errors=True)
+
+
 def ensure_generated(data_dir: Path, entities: int, seed: int, ds: str) -> bool:
-    """Generate the synthetic deliveries unless the same ones are already in the landing zone.
+    """Generate the synthetic deliveries unless the same ones are already in the landing zone;
+    generating forgets what the previous deliveries landed (:func:`forget_landed`).
 
     Returns True when it generated. The stamp ``landing/_generated.json`` records what is there.
     """
@@ -66,6 +76,7 @@ def ensure_generated(data_dir: Path, entities: int, seed: int, ds: str) -> bool:
     if stamp.exists() and json.loads(stamp.read_text(encoding="utf-8")) == wanted:
         return False
     stamp.unlink(missing_ok=True)
+    forget_landed(data_dir)
     generate(data_dir, entities=entities, seed=seed, as_of=dt.date.fromisoformat(ds))
     stamp.write_text(json.dumps(wanted), encoding="utf-8")
     return True

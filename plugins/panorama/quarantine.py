@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from panorama.rawzone import PARQUET_OPTIONS, PartWriter, partition_dir, replace_dir, staging_dir
@@ -46,12 +47,45 @@ class QuarantineWriter:
         self.staged = staging_dir(root, feed, ds, batch_id)
         self._n = 0
         self.files: list[dict] = []
+        self._last: PartWriter | None = None
 
     def rows_part(self) -> PartWriter:
         """Rejected rows of one source, kept apart until the source is fully read."""
         path = self.staged / f"rows-{self._n:05d}.tmp.parquet"
         self._n += 1
-        return PartWriter(path, ROWS_SCHEMA)
+        self._last = PartWriter(path, ROWS_SCHEMA)
+        return self._last
+
+    def drop_last(self, source_file: str) -> None:
+        """Forget what the last source put here (its content had landed already)."""
+        if self._last is not None:
+            self._last.discard()
+            self._last = None
+        self.files = [f for f in self.files if f["_source_file"] != source_file]
+
+    def carry(self, names: set[str]) -> None:
+        """Keep the date's quarantine of the files ``names`` (files the partition keeps)."""
+        if not names:
+            return
+        rows = self.final / "rows.parquet"
+        if rows.is_file():
+            table = pq.read_table(rows)
+            if "action" not in table.column_names:  # written before field-level quarantine
+                rejected = pa.repeat(pa.scalar(ROW_REJECTED), table.num_rows)
+                table = table.append_column("action", rejected)
+            table = table.select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
+            mask = pc.is_in(table.column("_source_file"), value_set=pa.array(sorted(names)))
+            kept = table.filter(mask)
+            if kept.num_rows:
+                part = PartWriter(self.staged / "rows-carried.tmp.parquet", ROWS_SCHEMA)
+                part.write(kept)
+                part.close()
+        listed = self.final / "files.jsonl"
+        if listed.is_file():
+            for line in listed.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                if entry.get("_source_file") in names:
+                    self.files.append(entry)
 
     def reject_file(self, source_file: str, reason: str, sha256: str | None, size: int | None):
         self.files.append(

@@ -1,12 +1,17 @@
-"""The raw zone: ``raw/<feed>/load_date=<ds>/part-NNNNN.parquet``, written atomically.
+"""The raw zone: ``raw/<feed>/load_date=<ds>/part-<sha256[:16]>.parquet``, written atomically.
 
-A load writes its parts into a staging dir (``raw/_staging/<feed>/load_date=<ds>.<batch_id>``;
-no kind glob ``raw/<kind>__*/`` matches it) and :meth:`PartitionWriter.commit` renames it over
-the partition, so a re-run of a date replaces that date's data and readers never see half a load.
+Each delivered source lands as one part named by its content hash, and the partition's
+``_landed.json`` lists what it holds (file name, sha256, size, part, the load that landed it and
+its row accounting): that list, over all dates of a feed, is the feed's consumed-file bookkeeping
+(:class:`LandingIndex`). A load writes its new parts into a staging dir
+(``raw/_staging/<feed>/load_date=<ds>.<batch_id>``; no kind glob ``raw/<kind>__*/`` matches it),
+hard-links the parts it keeps from the partition, and :meth:`PartitionWriter.commit` renames it
+over the partition, so readers never see half a load and a kept part stays byte-identical.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 STAGING = "_staging"
+LANDED = "_landed.json"  # starts with "_": Arrow's dataset discovery and the dbt glob skip it
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}
 
 
@@ -101,18 +107,83 @@ class PartitionWriter:
         self.staged = staging_dir(raw_root, feed, ds, batch_id)
         self.schema = schema
         self._n = 0
+        self._last: PartWriter | None = None
 
     def part(self) -> PartWriter:
         path = self.staged / f"part-{self._n:05d}.parquet"
         self._n += 1
-        return PartWriter(path, self.schema)
+        self._last = PartWriter(path, self.schema)
+        return self._last
 
-    def commit(self) -> Path:
-        """Make the staged parts the partition; an empty load still gets one (empty) part."""
+    def name_part(self, sha256: str) -> str | None:
+        """Name the last source's part by its content hash; None when it wrote no row."""
+        last = self._last
+        if last is None or not last.path.exists():
+            return None
+        name = f"part-{sha256[:16]}.parquet"
+        os.replace(last.path, self.staged / name)
+        self._last = None
+        return name
+
+    def drop_part(self) -> None:
+        """Forget the last source's part (its content had landed already)."""
+        last = self._last
+        if last is not None:
+            last.discard()
+            self._last = None
+
+    def keep(self, part: str) -> None:
+        """Carry a part of the landed partition into this load, unchanged (a hard link)."""
+        src, dst = self.final / part, self.staged / part
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    def commit(self, landed: list[dict] | None = None) -> Path:
+        """Make the staged parts the partition, with ``landed`` as its list of files; an empty
+        load still gets one (empty) part."""
         if not any(self.staged.glob("*.parquet")):
             pq.write_table(self.schema.empty_table(), self.staged / "part-00000.parquet")
+        if landed is not None:
+            text = json.dumps({"files": landed}, ensure_ascii=False, indent=1, sort_keys=True)
+            (self.staged / LANDED).write_text(text, encoding="utf-8")
         replace_dir(self.staged, self.final)
         return self.final
 
     def abort(self) -> None:
         shutil.rmtree(self.staged, ignore_errors=True)
+
+
+class LandingIndex:
+    """What has landed for one feed: the ``_landed.json`` of every partition.
+
+    A delivered content (sha256) is landed once: a load for ``ds`` takes the files whose content
+    has not landed under any date, keeps the files its own partition already holds, and skips
+    the rest (see ``feeds/README.md``, "Landing").
+    """
+
+    def __init__(self, raw_root: Path, feed: str) -> None:
+        self.by_ds: dict[str, list[dict]] = {}
+        for part in sorted((raw_root / feed).glob("load_date=*")):
+            path = part / LANDED
+            if path.is_file():
+                files = json.loads(path.read_text(encoding="utf-8")).get("files", [])
+                self.by_ds[part.name.removeprefix("load_date=")] = files
+        self._by_hash: dict[str, str] = {}
+        for ds, files in self.by_ds.items():
+            for f in files:
+                if f.get("sha256"):
+                    self._by_hash.setdefault(f["sha256"], ds)
+
+    def files(self, ds: str) -> dict[str, dict]:
+        """The files the partition of ``ds`` holds, by name."""
+        return {f["name"]: f for f in self.by_ds.get(ds, [])}
+
+    def landed_under(self, sha256: str | None) -> str | None:
+        """The date under which this content landed, or None."""
+        return self._by_hash.get(sha256) if sha256 else None
+
+    def rows_landed_elsewhere(self, ds: str) -> bool:
+        """Whether another date of this feed holds kept rows."""
+        return any(f.get("rows_kept", 0) > 0 for d, fs in self.by_ds.items() if d != ds for f in fs)

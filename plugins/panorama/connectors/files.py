@@ -51,19 +51,25 @@ _MAGIC = {
 
 
 def file_sources(feed: FeedSpec, settings: Settings) -> Iterator[Source]:
+    """Every file matching the feed's path, in name order, with its content hash and size set
+    before it is read: the extract lands a content once (which files a date takes is decided
+    there, against the raw zone's bookkeeping; see ``feeds/README.md``, "Landing")."""
     landing = settings.landing_dir
     paths = sorted(p for p in landing.glob(feed.transport.path) if p.is_file())
     for path in paths:
         name = path.relative_to(landing).as_posix()
         fmt = feed.format
         if fmt.type == "csv":
-            yield CsvSource(name, path=path, fmt=fmt)
+            source: Source = CsvSource(name, path=path, fmt=fmt)
         elif fmt.type == "excel":
-            yield ExcelSource(name, path=path, fmt=fmt)
+            source = ExcelSource(name, path=path, fmt=fmt)
         elif fmt.type == "jsonl":
-            yield JsonLinesSource(name, path=path, fmt=fmt)
+            source = JsonLinesSource(name, path=path, fmt=fmt)
         else:
-            yield JsonSource(name, path=path, fmt=fmt)
+            source = JsonSource(name, path=path, fmt=fmt)
+        source.size_bytes = path.stat().st_size
+        source.sha256 = file_sha256(path)[0]
+        yield source
 
 
 def file_sha256(path: Path, probe: bytes | None = None) -> tuple[str, bool]:

@@ -1,9 +1,10 @@
 """A database table or query, through SQLAlchemy, streamed in ``fetch_size`` batches.
 
 The URL comes from the Airflow connection ``conn_id`` when it is defined, else from the YAML
-``url`` (``{landing}`` is replaced by the landing dir). Rows come in a stable order: ``rowid``
-for SQLite tables, the primary key (or every column) otherwise; a query is wrapped and ordered
-by all its columns.
+``url`` (``{landing}`` is replaced by the landing dir). A SQLite file is opened read-only: a
+missing one is an error naming it, never an empty database created in its place. Rows come in a
+stable order: ``rowid`` for SQLite tables, the primary key (or every column) otherwise; a query
+is wrapped and ordered by all its columns.
 """
 
 from __future__ import annotations
@@ -112,12 +113,40 @@ class SqlSource(Source):
         self.sha256 = digest.hexdigest()
 
 
+def read_only_sqlite(url: str, origin: str) -> str:
+    """A SQLite URL opened read-only (``mode=ro``): a missing database file is an error naming
+    it, never an empty file created in its place. Other URLs are returned as they are."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return url
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return url
+    if parsed.query.get("uri") == "true":  # already a file: URI; keep it, read-only
+        path = database.removeprefix("file:").split("?")[0]
+    else:
+        path = database
+    if not os.path.isfile(path):
+        raise TransportError(f"{origin}: SQLite database file {path} does not exist")
+    if parsed.query.get("uri") == "true":
+        return parsed.update_query_dict({"mode": "ro"}).render_as_string(hide_password=False)
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path))
+    return (
+        parsed.set(database=uri)
+        .update_query_dict({"mode": "ro", "uri": "true"})
+        .render_as_string(hide_password=False)
+    )
+
+
 def sql_sources(feed: FeedSpec, settings: Settings) -> Iterator[Source]:
     t = feed.transport
     assert isinstance(t, SqlTransport)
     url = connection_url(t.conn_id) if t.conn_id else None
+    origin = f"connection {t.conn_id!r}"
     if url is None:
         if t.url is None:
             raise TransportError(f"connection {t.conn_id!r} is not defined and no url is given")
         url = t.url.replace("{landing}", settings.landing_dir.as_posix())
-    yield SqlSource(feed, url)
+        origin = f"url {t.url!r}"
+    yield SqlSource(feed, read_only_sqlite(url, origin))
