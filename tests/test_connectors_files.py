@@ -175,8 +175,20 @@ def test_jsonl_key_first_seen_in_a_later_block(tmp_path: Path, monkeypatch) -> N
     assert src.columns == ["k", "备注"]
 
 
-def test_jsonl_bad_line_is_unreadable(tmp_path: Path) -> None:
+def test_jsonl_bad_line_is_handed_out_with_its_line_and_offset(tmp_path: Path) -> None:
     p = tmp_path / "a.jsonl"
-    p.write_text('{"a": 1}\n{"a": \n', "utf-8")
-    with pytest.raises(SourceUnreadable, match="line 2 is not valid JSON"):
-        read_all(JsonLinesSource("a.jsonl", path=p, fmt=FormatSpec(type="jsonl")))
+    p.write_text('{"a": 1}\n{"a": \n[2]\n{"a": 3}\n', "utf-8")
+    batches = list(JsonLinesSource("a.jsonl", path=p, fmt=FormatSpec(type="jsonl")).batches())
+    assert [r for b in batches for r in b.table.to_pylist()] == [{"a": "1"}, {"a": "3"}]
+    assert [n for b in batches for n in b.row_numbers.tolist()] == [1, 4]
+    bad = [x for b in batches for x in b.bad_lines]
+    assert [(x.row, x.raw_line) for x in bad] == [(2, '{"a": '), (3, "[2]")]
+    assert bad[0].reason.startswith("line 2 at byte 9: not valid JSON")
+    assert bad[1].reason == "line 3 at byte 16: not a JSON object"
+
+
+def test_detect_encoding_tolerates_a_few_damaged_utf8_bytes() -> None:
+    text = ("行政相对人名称,处罚决定日期\n" + "德州某某公司,2024-03-05\n" * 50).encode("utf-8")
+    assert detect_encoding(text[:200] + b"\xff\xfe" + text[200:]) == "utf-8"
+    gbk = ("行政相对人名称,处罚决定日期\n" + "德州某某公司,2024-03-05\n" * 50).encode("gbk")
+    assert detect_encoding(gbk) == "gb18030"
