@@ -157,9 +157,7 @@ def test_gbk_declared_utf8_is_quarantined_whole_not_mojibake(env) -> None:
     assert [f.status for f in m.files] == ["rejected", "loaded"]
 
 
-def test_one_gbk_line_deep_in_a_utf8_file_is_quarantined_with_its_offset(
-    env, monkeypatch
-) -> None:
+def test_one_gbk_line_deep_in_a_utf8_file_is_quarantined_with_its_offset(env, monkeypatch) -> None:
     import panorama.connectors.files as files_mod
 
     monkeypatch.setattr(files_mod, "CSV_BLOCK_BYTES", 4096)
