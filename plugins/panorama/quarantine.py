@@ -2,7 +2,9 @@
 
 ``quarantine/<feed>/load_date=<ds>/rows.parquet``: one row per rejected record
 (``_feed, _source_file, _source_row, field, reason, raw_line``); ``field`` lists the failing
-canonical fields (comma-separated) and ``reason`` the reasons (``; ``-separated).
+canonical fields (comma-separated) and ``reason`` the reasons (``; ``-separated). A delivered
+line that could not be parsed at all has ``field`` null, its byte offset in ``reason`` and the
+line as delivered in ``raw_line``.
 ``files.jsonl``: one JSON object per delivery rejected whole (``_feed, _source_file, reason,
 sha256, size_bytes``). Both files are always written (possibly empty) and replace the date's
 previous quarantine atomically, together with the raw partition.

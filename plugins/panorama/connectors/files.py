@@ -35,7 +35,7 @@ from panorama.connectors import (
     records_to_table,
     to_text,
 )
-from panorama.connectors.lines import CsvRecords, Line, physical_lines
+from panorama.connectors.lines import MAX_FIELD_BYTES, CsvRecords, Line, physical_lines
 from panorama.connectors.transcode import Utf8Stream
 from panorama.feeds import FeedSpec, FormatSpec
 from panorama.settings import Settings
@@ -254,6 +254,7 @@ class CsvSource(_FileSource):
             )
             tables = (pa.Table.from_batches([batch]) for batch in reader)
             for table, row in _regrouped(tables):
+                _check_field_sizes(table)
                 yield SourceBatch(table, row, "csv", self.fmt.delimiter)
         except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
             why = str(exc).splitlines()[0][:200] if str(exc) else repr(exc)
@@ -307,6 +308,19 @@ class CsvSource(_FileSource):
 
 class _FastPathFailed(Exception):
     """Arrow could not read the file cleanly: it is read line by line instead."""
+
+
+def _check_field_sizes(table: pa.Table) -> None:
+    """Arrow takes a value over the block size when it straddles one block boundary only; the
+    line-by-line reader quarantines every record with a field over ``MAX_FIELD_BYTES``."""
+    for col in table.columns:
+        for chunk in col.chunks:
+            data = chunk.buffers()[2]
+            if data is None or data.size <= MAX_FIELD_BYTES:  # one chunk per block: the rule
+                continue
+            longest = pc.max(pc.binary_length(chunk)).as_py()
+            if longest is not None and longest > MAX_FIELD_BYTES:
+                raise _FastPathFailed(f"a field of {longest:,} bytes")
 
 
 class _Tally:
