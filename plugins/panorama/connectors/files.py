@@ -277,13 +277,14 @@ class CsvSource(_FileSource):
         out = _BatchBuilder(self.columns, self.fmt.delimiter)
         row = 0
         for rec in records:
-            tally.count(rec.lines)
             if header_left:
                 header_left -= 1
+                tally.count(rec.lines)
                 continue
-            rec = records.check(rec, ncols)
+            rec = records.check(rec, ncols)  # may give lines back to be read again
             if rec is None:
                 continue
+            tally.count(rec.lines)
             row += 1
             if rec.problem is None:
                 if not reject_whole:
@@ -519,7 +520,8 @@ class ExcelSource(_FileSource):
 
         try:
             wb = CalamineWorkbook.from_path(str(self.path))
-        except Exception as exc:  # calamine raises its own error types per format problem
+        except BaseException as exc:  # calamine raises its own error types per format problem
+            _reraise_unless_reader_error(exc)
             raise SourceUnreadable(f"not a readable Excel workbook: {exc}") from exc
         sheet_name = self.fmt.sheet or wb.sheet_names[0]
         if sheet_name not in wb.sheet_names:
@@ -532,7 +534,8 @@ class ExcelSource(_FileSource):
                 if i == self.fmt.header_row:
                     header = r
                     break
-        except Exception as exc:  # corrupt sheet XML surfaces here
+        except BaseException as exc:  # corrupt sheet XML surfaces here
+            _reraise_unless_reader_error(exc)
             raise SourceUnreadable(f"sheet {sheet_name!r} not readable: {exc}") from exc
         if header is None or not any(to_text(c) for c in header):
             raise SourceUnreadable(f"no header at row {self.fmt.header_row} of {sheet_name!r}")
@@ -567,6 +570,13 @@ class ExcelSource(_FileSource):
         arrays = [pa.array(c, pa.string()) for c in cols]
         table = pa.table(dict(zip(self.columns, arrays, strict=True)))
         return SourceBatch(table, first_row, "csv", ",")
+
+
+def _reraise_unless_reader_error(exc: BaseException) -> None:
+    """Let an interrupt through; a reader's error, or a panic of a Rust reader (pyo3's
+    ``PanicException`` derives from BaseException), means the file cannot be read."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
