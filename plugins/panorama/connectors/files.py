@@ -2,8 +2,10 @@
 
 CSV and JSON lines are streamed with pyarrow, so memory stays flat in the file size: Arrow
 reads up to 32 blocks ahead, so blocks are small and batches are regrouped to ``BATCH_ROWS``.
-GBK and GB18030 are decoded to UTF-8 by :class:`~panorama.connectors.transcode.Utf8Stream`,
-which reports a wrong encoding with its exact byte offset.
+GBK and GB18030 are decoded to UTF-8 by :class:`~panorama.connectors.transcode.Utf8Stream`.
+A file Arrow does not parse cleanly is read again line by line
+(:mod:`panorama.connectors.lines`): each malformed line is handed out as a
+:class:`~panorama.connectors.BadLine` with its byte offset and raw text, the rest lands.
 An xlsx sheet is streamed by :mod:`panorama.connectors.xlsx` (python-calamine reads xls, and
 any sheet that reader declines); a JSON document is parsed whole (deliver JSON lines for big
 files).
