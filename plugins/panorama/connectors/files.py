@@ -17,6 +17,7 @@ import codecs
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -259,8 +260,7 @@ class CsvSource(_FileSource):
                 _check_field_sizes(table)
                 yield SourceBatch(table, row, "csv", self.fmt.delimiter)
         except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
-            why = str(exc).splitlines()[0][:200] if str(exc) else repr(exc)
-            raise _FastPathFailed(why) from exc
+            raise _FastPathFailed(_why(exc)) from exc
         finally:
             # The reader's read-ahead may still hold the stream: stop the reader first. The
             # stream itself refuses reads once closed (see transcode.Utf8Stream).
@@ -311,6 +311,18 @@ class CsvSource(_FileSource):
 
 class _FastPathFailed(Exception):
     """Arrow could not read the file cleanly: it is read line by line instead."""
+
+
+_ARROW_WHY = re.compile(r"expected \d+ columns, got \d+|straddl\w+|invalid utf-?8", re.IGNORECASE)
+
+
+def _why(exc: BaseException) -> str:
+    """What stopped Arrow, for the log: its messages quote the offending row, which may hold
+    personal data, so only the kind of problem is kept."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not {exc.encoding} at byte {exc.start}"
+    m = _ARROW_WHY.search(str(exc))
+    return m.group() if m else type(exc).__name__
 
 
 def _check_field_sizes(table: pa.Table) -> None:
@@ -621,7 +633,7 @@ class JsonLinesSource(_FileSource):
                 yield b
             return
         except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
-            log.info("%s: read line by line (%s)", self.name, str(exc).splitlines()[:1])
+            log.info("%s: read line by line (%s)", self.name, _why(exc))
             if rows_done:
                 # Batches already handed out: the caller discards them and starts over.
                 self.python_only = True
