@@ -358,3 +358,24 @@ def test_on_bad_line_is_validated(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match="on_bad_line"):
         FeedSpec.model_validate({**LINE_FEED, "format": {"type": "csv", "on_bad_line": "skip"}})
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_physical_lines_keep_exact_offsets(tmp_path: Path, monkeypatch, chunk: int) -> None:
+    from panorama.connectors import lines as lines_mod
+
+    monkeypatch.setattr(lines_mod, "_CHUNK", chunk)
+    parts = ["表头,甲\r\n".encode("gbk"), b"a,1\r", "乙,2\n".encode("gbk"), b"\xff\xfe,3\n", b"z,4"]
+    p = tmp_path / "a.csv"
+    first = "表头,甲\r\n".encode()
+    p.write_bytes(codecs.BOM_UTF8 + first + b"a,1\r" + "乙,2".encode())
+    got = list(lines_mod.physical_lines(p, "utf-8-sig"))
+    assert [ln.offset for ln in got] == [0, 3 + len(first), 3 + len(first) + 4]
+    assert [ln.text for ln in got] == ["表头,甲\r\n", "a,1\r", "乙,2"]  # BOM not in the text
+    p.write_bytes(b"".join(parts))
+    got = list(lines_mod.physical_lines(p, "gbk"))
+    offsets = [sum(len(x) for x in parts[:i]) for i in range(len(parts))]
+    assert [(ln.offset, ln.raw) for ln in got] == list(zip(offsets, parts, strict=True))
+    assert [ln.text for ln in got][:3] == ["表头,甲\r\n", "a,1\r", "乙,2\n"]
+    assert got[3].bad_at == offsets[3] and got[3].text == "\\xff\\xfe,3\n"
+    assert [ln.bad_at for ln in got if ln.bad_at is not None] == [offsets[3]]
