@@ -379,3 +379,12 @@ def test_physical_lines_keep_exact_offsets(tmp_path: Path, monkeypatch, chunk: i
     assert [ln.text for ln in got][:3] == ["表头,甲\r\n", "a,1\r", "乙,2\n"]
     assert got[3].bad_at == offsets[3] and got[3].text == "\\xff\\xfe,3\n"
     assert [ln.bad_at for ln in got if ln.bad_at is not None] == [offsets[3]]
+
+
+def test_jsonl_reject_file_counts_every_line(tmp_path: Path) -> None:
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"a": 1}\n{"a": \n{"a": 3}\n', "utf-8")
+    fmt = FormatSpec(type="jsonl", on_bad_line="reject_file")
+    with pytest.raises(SourceUnreadable, match="1 malformed line") as info:
+        read_all(JsonLinesSource("a.jsonl", path=p, fmt=fmt))
+    assert info.value.rows_read == 3 and "line 2 at byte 9" in info.value.reason
