@@ -169,7 +169,7 @@ def test_gbk_declared_utf8_is_quarantined_whole_not_mojibake(env) -> None:
     assert [f.status for f in m.files] == ["rejected", "loaded"]
 
 
-def test_gbk_deep_in_utf8_file_discards_the_rows_already_read(env, monkeypatch) -> None:
+def test_one_gbk_line_deep_in_a_utf8_file_is_quarantined_with_its_offset(env, monkeypatch) -> None:
     import panorama.connectors.files as files_mod
 
     monkeypatch.setattr(files_mod, "CSV_BLOCK_BYTES", 4096)
@@ -177,10 +177,33 @@ def test_gbk_deep_in_utf8_file_discards_the_rows_already_read(env, monkeypatch) 
     feed = add_feed(env, encoding="utf-8", min_rows=0)
     good = csv_text(SGS_HEADER, [ROW1] * 200).encode("utf-8")
     bad = csv_text(SGS_HEADER, [ROW3]).split("\n", 1)[1].encode("gbk")
+    tail = csv_text(SGS_HEADER, [ROW2]).split("\n", 1)[1].encode("utf-8")
+    deliver(env, feed, "mixed.csv", good + bad + tail)
+    m = extract_feed(feed, DS)
+    f = m.files[0]
+    assert f.status == "loaded" and (f.rows_read, f.rows_kept, f.rows_quarantined) == (202, 201, 1)
+    rows, files = quarantine(env)
+    assert files == [] and [r["_source_row"] for r in rows] == [201]
+    assert rows[0]["field"] is None
+    assert rows[0]["reason"].startswith(f"malformed line at byte {len(good)}: not valid utf-8")
+    assert "\\x" in rows[0]["raw_line"]  # the bytes that are not UTF-8, shown escaped
+    assert [r["_source_row"] for r in raw_rows(env)][-2:] == [200, 202]
+
+
+def test_a_file_mostly_in_another_encoding_is_rejected_whole_and_counted(env, monkeypatch) -> None:
+    import panorama.connectors.files as files_mod
+
+    monkeypatch.setattr(files_mod, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(files_mod, "SNIFF_BYTES", 4096)
+    feed = add_feed(env, encoding="utf-8", min_rows=0)
+    good = csv_text(SGS_HEADER, [ROW1] * 30).encode("utf-8")
+    bad = "".join(csv_text(SGS_HEADER, [ROW3] * 100).splitlines(True)[1:]).encode("gbk")
     deliver(env, feed, "mixed.csv", good + bad)
     m = extract_feed(feed, DS)
-    assert m.files[0].status == "rejected" and m.totals["rows_kept"] == 0
-    assert f"byte {len(good)}" in m.files[0].reason
+    f = m.files[0]
+    assert f.status == "rejected" and m.totals["rows_kept"] == 0
+    assert f"not valid utf-8 at byte {len(good)}; try encoding gbk" == f.reason
+    assert (f.rows_read, f.rows_rejected) == (130, 130) and m.totals["rows_rejected"] == 130
     assert raw_rows(env) == [] and quarantine(env)[0] == []
 
 
@@ -225,20 +248,26 @@ def test_header_only_file_loads_zero_rows(env) -> None:
 
 
 @pytest.mark.parametrize(
-    "tail",
+    ("tail", "why"),
     [
-        '德市监罚〔2024〕9号,"某某公司,未闭合的引号\n',  # unterminated quote
-        "德市监罚〔2024〕9号,某某公司,9137",  # truncated mid-row
+        ('德市监罚〔2024〕9号,"某某公司,未闭合的引号\n', "unterminated quote"),
+        ("德市监罚〔2024〕9号,某某公司,9137", "expected 8 columns, got 3"),  # truncated
+        ("德市监罚〔2024〕9号,某,9137,罚款,1,2024-03-05,局,张三,多一列\n", "got 9"),
     ],
 )
-def test_unterminated_quote_or_truncated_file_is_quarantined_whole(env, tail: str) -> None:
+def test_a_malformed_last_line_is_quarantined_and_the_rest_lands(env, tail: str, why) -> None:
     feed = add_feed(env, min_rows=0)
-    deliver(env, feed, "t.csv", csv_text(SGS_HEADER, [ROW1, ROW3]) + tail)
+    body = csv_text(SGS_HEADER, [ROW1, ROW3]).encode("gbk")
+    deliver(env, feed, "t.csv", body + tail.encode("gbk"))
     m = extract_feed(feed, DS)
-    assert m.files[0].status == "rejected"
-    assert "malformed CSV" in m.files[0].reason and "expected 8 columns" in m.files[0].reason
-    assert raw_rows(env) == []
-    assert quarantine(env)[1][0]["sha256"] == m.files[0].sha256
+    f = m.files[0]
+    assert f.status == "loaded" and (f.rows_read, f.rows_kept, f.rows_quarantined) == (3, 2, 1)
+    assert [r["cf_wsh"] for r in raw_rows(env)] == [ROW1[0], ROW3[0]]
+    rows, files = quarantine(env)
+    assert files == [] and len(rows) == 1 and rows[0]["_source_row"] == 3
+    assert rows[0]["reason"].startswith(f"malformed line at byte {len(body)}: ")
+    assert why in rows[0]["reason"]
+    assert rows[0]["raw_line"] == tail.rstrip("\n")
 
 
 def test_nothing_readable_with_min_rows_fails_the_feed(env) -> None:

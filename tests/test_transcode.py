@@ -72,3 +72,38 @@ def test_truncated_last_character_is_an_error(tmp_path: Path, decoder: str) -> N
     with pytest.raises(UnicodeDecodeError) as info:
         read(p, "gb18030", 1 << 20)
     assert info.value.start == len(body)
+
+
+def test_read_after_close_is_an_error_not_a_crash(tmp_path: Path, decoder: str) -> None:
+    p = tmp_path / "a.csv"
+    p.write_bytes((TEXT * 50).encode("gbk"))
+    stream = Utf8Stream(p, "gbk", chunk_bytes=64)
+    assert stream.read(10)
+    stream.close()
+    with pytest.raises(ValueError, match="closed"):
+        stream.read(10)
+
+
+def test_close_while_another_thread_reads(tmp_path: Path, decoder: str) -> None:
+    # Arrow's read-ahead thread may be inside read() when the reader closes the stream: the
+    # close waits for that read, and later reads fail cleanly (the iconv handle is not reused).
+    import threading
+
+    p = tmp_path / "a.csv"
+    p.write_bytes((TEXT * 2000).encode("gbk"))
+    for _ in range(20):
+        stream = Utf8Stream(p, "gbk", chunk_bytes=256)
+        errors: list[BaseException] = []
+
+        def pump(s: Utf8Stream = stream, errs: list = errors) -> None:
+            try:
+                while s.read(97):
+                    pass
+            except ValueError as exc:
+                errs.append(exc)
+
+        t = threading.Thread(target=pump)
+        t.start()
+        stream.close()
+        t.join()
+        assert all("closed" in str(e) for e in errors)

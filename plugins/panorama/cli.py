@@ -89,20 +89,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_accounting(settings) -> None:
-    """Rows read = kept + quarantined, per feed, from the published load manifests."""
+    """Rows read = kept + quarantined (+ rows of files rejected whole), per feed, from the
+    published load manifests."""
     from panorama import publish
 
     manifest = publish.current_manifest(settings) or {}
     print(
-        f"\n  {'feed':<28} {'read':>10} {'kept':>10} {'quarantined':>12} {'files rejected':>15}"
-        f" {'fields nulled':>14}"
+        f"\n  {'feed':<28} {'read':>10} {'kept':>10} {'quarantined':>12} "
+        f"{'files rejected':>15} {'their rows':>10} {'fields nulled':>14}"
     )
     for m in manifest.get("inputs", []):
         t = m["totals"]
-        ok = "" if t["rows_read"] == t["rows_kept"] + t["rows_quarantined"] else "  MISMATCH"
+        rejected = t.get("rows_rejected", 0)
+        balanced = t["rows_read"] == t["rows_kept"] + t["rows_quarantined"] + rejected
+        ok = "" if balanced else "  MISMATCH"
         print(
             f"  {m['feed']:<28} {t['rows_read']:>10,} {t['rows_kept']:>10,} "
-            f"{t['rows_quarantined']:>12,} {t['files_rejected']:>15} "
+            f"{t['rows_quarantined']:>12,} {t['files_rejected']:>15} {rejected:>10,} "
             f"{t.get('fields_nulled', 0):>14,}{ok}"
         )
     print(f"  quarantine: {settings.quarantine_dir}")

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from panorama.connectors import (
+    BadLine,
     RestartSource,
     Source,
     SourceBatch,
@@ -65,6 +66,7 @@ class FileReport:
     rows_quarantined: int = 0
     fields_nulled: int = 0  # bad non-key values set to null (the rows are kept)
     fields_cleaned: int = 0  # values kept after removing control characters
+    rows_rejected: int = 0  # rows of a file rejected whole, when they could be counted
     duplicate_rows: int = 0
     columns: list[str] = field(default_factory=list)
     batch_id: str | None = None  # the load that landed the file
@@ -349,6 +351,33 @@ def _check_columns(ctx: _Context, source: Source, mapping: dict[str, str | None]
             )
 
 
+def _bad_lines_table(ctx: _Context, source: Source, lines: list[BadLine]) -> pa.Table:
+    """Quarantine rows for records the reader could not parse (no field: the whole line)."""
+    n = len(lines)
+    return pa.table(
+        {
+            "_feed": _constant(ctx.spec.name, n),
+            "_source_file": _constant(source.name, n),
+            "_source_row": pa.array([b.row for b in lines], pa.int64()),
+            "field": pa.nulls(n, pa.string()),
+            "reason": pa.array([b.reason for b in lines], pa.string()),
+            "raw_line": pa.array([b.raw_line for b in lines], pa.string()),
+            "action": _constant(ROW_REJECTED, n),
+        },
+        schema=ROWS_SCHEMA,
+    )
+
+
+def _renumbered(table: pa.Table, batch: SourceBatch) -> pa.Table:
+    """``_source_row`` of a batch whose rows are not consecutive (records between them did not
+    parse): the reader's row numbers instead of ``first_row + i``."""
+    if batch.row_numbers is None or table.num_rows == 0:
+        return table
+    at = pc.subtract(table.column("_source_row"), batch.first_row).to_numpy()
+    rows = pa.array(batch.row_numbers[at], pa.int64())
+    return table.set_column(table.schema.get_field_index("_source_row"), "_source_row", rows)
+
+
 def _load_source(
     ctx: _Context,
     source: Source,
@@ -368,6 +397,12 @@ def _load_source(
             if source.columns and not source.keyed_records:
                 _check_columns(ctx, source, resolve_sources(ctx.plan, source.columns))
             for batch in source.batches():
+                if batch.bad_lines:
+                    qpart.write(_bad_lines_table(ctx, source, batch.bad_lines))
+                    report.rows_read += len(batch.bad_lines)
+                    report.rows_quarantined += len(batch.bad_lines)
+                if batch.table.num_rows == 0 and batch.bad_lines:
+                    continue
                 if source.keyed_records:
                     mapping = resolve_sources(ctx.plan, batch.table.column_names)
                 else:
@@ -377,6 +412,7 @@ def _load_source(
                     checked = True
                 mapped |= {f"{k}\x00{v}" for k, v in mapping.items() if v is not None}
                 kept, rejected = _process_batch(ctx, source, batch, mapping)
+                kept, rejected = _renumbered(kept, batch), _renumbered(rejected, batch)
                 part.write(kept)
                 qpart.write(rejected)
                 hashes.append(dups.hashes(batch.table))
@@ -400,6 +436,8 @@ def _load_source(
                 size_bytes=source.size_bytes,
                 status="rejected",
                 reason=exc.reason,
+                rows_read=exc.rows_read,
+                rows_rejected=exc.rows_read,
             )
             quar.reject_file(source.name, exc.reason, source.sha256, source.size_bytes)
             log.warning("feed %s: %s rejected whole: %s", ctx.spec.name, source.name, exc.reason)
@@ -619,6 +657,7 @@ def extract_feed(
         "rows_quarantined": sum(f.rows_quarantined for f in manifest.files),
         "fields_nulled": sum(f.fields_nulled for f in manifest.files),
         "fields_cleaned": sum(f.fields_cleaned for f in manifest.files),
+        "rows_rejected": sum(f.rows_rejected for f in manifest.files),
         "duplicate_rows": sum(f.duplicate_rows + across_of[f.name] for f in manifest.files),
     }
     kept = manifest.totals["rows_kept"]

@@ -85,6 +85,11 @@ class FormatSpec(_Model):
     sheet: str | None = None
     header_row: int = Field(1, ge=1)
     records_path: str | None = Field(None, description="json: dotted path to the record list")
+    on_bad_line: Literal["quarantine", "reject_file"] = Field(
+        "quarantine",
+        description="csv/jsonl: a malformed line is quarantined (the rest lands), or rejects "
+        "its whole file",
+    )
 
 
 class RangeSpec(_Model):
@@ -220,6 +225,11 @@ class FeedSpec(_Model):
             raise ValueError(
                 f"format.type: {self.format.type!r} does not fit transport {self.transport.type!r}"
                 f" (use one of {sorted(allowed[self.transport.type])})"
+            )
+        if self.format.on_bad_line != "quarantine" and self.format.type not in ("csv", "jsonl"):
+            raise ValueError(
+                f"format.on_bad_line: only csv and jsonl deliveries have lines to reject "
+                f"(format.type is {self.format.type!r})"
             )
         ex = self.expected_rows
         if ex.max is not None and ex.max < ex.min:

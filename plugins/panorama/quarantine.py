@@ -7,6 +7,8 @@ the failing canonical fields, comma-separated, and ``reason`` the reasons, ``; `
 ``field_nulled`` (the record was kept with this non-key field set to null) or ``field_cleaned``
 (kept with control characters removed from the field); kept records list the same problems
 in their ``_issues`` column.
+A delivered line that could not be parsed at all is a ``row_rejected`` row with ``field`` null,
+its byte offset in ``reason`` and the line as delivered in ``raw_line``.
 ``files.jsonl``: one JSON object per delivery rejected whole (``_feed, _source_file, reason,
 sha256, size_bytes``). Both files are always written (possibly empty) and replace the date's
 previous quarantine atomically, together with the raw partition.

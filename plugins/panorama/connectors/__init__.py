@@ -2,7 +2,9 @@
 source into batches of string columns named as delivered.
 
 A source that cannot be read at all raises :class:`SourceUnreadable` (the file is quarantined
-whole); anything else that goes wrong with the transport (an API page that keeps failing, a
+whole); a record that cannot be parsed (a malformed CSV line, a JSON-lines syntax error) is
+handed out as a :class:`BadLine` with its batch, and the rest of the source lands; anything else
+that goes wrong with the transport (an API page that keeps failing, a
 database that refuses the connection) raises :class:`TransportError` and fails the feed.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 
 from panorama.feeds import FeedSpec
@@ -24,11 +27,15 @@ BATCH_ROWS = 65_536
 
 
 class SourceUnreadable(Exception):
-    """The source cannot be read as declared; ``reason`` says why (no personal data)."""
+    """The source cannot be read as declared; ``reason`` says why (no personal data).
 
-    def __init__(self, reason: str) -> None:
+    ``rows_read``: the records the reader had counted when it gave up (all of them when it read
+    to the end, e.g. a file rejected whole for one bad line), reported as rejected rows."""
+
+    def __init__(self, reason: str, rows_read: int = 0) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.rows_read = rows_read
 
 
 class RestartSource(Exception):
@@ -40,13 +47,27 @@ class TransportError(Exception):
 
 
 @dataclass
+class BadLine:
+    """A delivered record that could not be parsed: its 1-based row, why, and its raw text."""
+
+    row: int
+    reason: str  # names the byte offset of the line in the file
+    raw_line: str
+
+
+@dataclass
 class SourceBatch:
-    """Rows ``first_row`` .. ``first_row + len - 1`` (1-based) of a source, as strings."""
+    """Rows ``first_row`` .. ``first_row + len - 1`` (1-based) of a source, as strings.
+
+    When records of the source could not be parsed, ``row_numbers`` gives the row of each table
+    row (the unparsed ones keep their numbers) and ``bad_lines`` holds those records."""
 
     table: pa.Table
     first_row: int
     style: Literal["csv", "json"] = "csv"
     delimiter: str = ","
+    row_numbers: np.ndarray | None = None
+    bad_lines: list[BadLine] = field(default_factory=list)
 
     def raw_lines(self, indices: list[int]) -> list[str]:
         """The delivered record of each row, re-serialised (a CSV line or a JSON object)."""

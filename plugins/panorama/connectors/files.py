@@ -2,8 +2,10 @@
 
 CSV and JSON lines are streamed with pyarrow, so memory stays flat in the file size: Arrow
 reads up to 32 blocks ahead, so blocks are small and batches are regrouped to ``BATCH_ROWS``.
-GBK and GB18030 are decoded to UTF-8 by :class:`~panorama.connectors.transcode.Utf8Stream`,
-which reports a wrong encoding with its exact byte offset.
+GBK and GB18030 are decoded to UTF-8 by :class:`~panorama.connectors.transcode.Utf8Stream`.
+A file Arrow does not parse cleanly is read again line by line
+(:mod:`panorama.connectors.lines`): each malformed line is handed out as a
+:class:`~panorama.connectors.BadLine` with its byte offset and raw text, the rest lands.
 An xlsx sheet is streamed by :mod:`panorama.connectors.xlsx` (python-calamine reads xls, and
 any sheet that reader declines); a JSON document is parsed whole (deliver JSON lines for big
 files).
@@ -12,11 +14,10 @@ files).
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
-import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import pyarrow.json as pa_json
 
 from panorama.connectors import (
     BATCH_ROWS,
+    BadLine,
     RestartSource,
     Source,
     SourceBatch,
@@ -36,6 +38,7 @@ from panorama.connectors import (
     records_to_table,
     to_text,
 )
+from panorama.connectors.lines import MAX_FIELD_BYTES, CsvRecords, Line, physical_lines
 from panorama.connectors.transcode import Utf8Stream
 from panorama.feeds import FeedSpec, FormatSpec
 from panorama.settings import Settings
@@ -72,20 +75,23 @@ def file_sources(feed: FeedSpec, settings: Settings) -> Iterator[Source]:
         yield source
 
 
-def file_sha256(path: Path, probe: bytes | None = None) -> tuple[str, bool]:
-    """The file's SHA-256 and whether ``probe`` (e.g. the quote byte) occurs in it."""
+def file_sha256(path: Path, probe: bytes | None = None) -> tuple[str, int]:
+    """The file's SHA-256 and how often the byte ``probe`` (e.g. the quote) occurs in it."""
     h = hashlib.sha256()
-    found = False
+    found = 0
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):
             h.update(chunk)
-            if probe and not found:
-                found = probe in chunk
+            if probe:
+                found += chunk.count(probe)
     return h.hexdigest(), found
 
 
 def detect_encoding(head: bytes) -> str:
-    """BOM, then strict UTF-8 on a sample, else GB18030 (a superset of GBK)."""
+    """BOM, then UTF-8 when the sample's non-ASCII characters are (nearly all) valid UTF-8,
+    else GB18030 (a superset of GBK). A few damaged bytes in a UTF-8 file are bad lines for the
+    reader to quarantine, not a reason to read the whole file as GB18030 mojibake; GBK text
+    is almost never valid UTF-8 (about one character in four by chance)."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -93,7 +99,10 @@ def detect_encoding(head: bytes) -> str:
     try:
         codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
     except UnicodeDecodeError:
-        return "gb18030"
+        text = codecs.getincrementaldecoder("utf-8")("replace").decode(head, final=False)
+        bad = text.count("\ufffd") - head.count("\ufffd".encode())
+        good = sum(1 for c in text if c > "\x7f") - bad
+        return "utf-8" if good >= 20 * bad else "gb18030"
     return "utf-8"
 
 
@@ -107,9 +116,9 @@ def _first_bad_utf8(path: Path) -> tuple[int, str]:
                 dec.decode(chunk, final=False)
             except UnicodeDecodeError as exc:
                 bad_at = offset + exc.start - len(dec.getstate()[0])
-                sample = chunk[max(0, exc.start - 4096) : exc.start + 4096]
+                sample = chunk[exc.start : exc.start + 8192]
                 try:
-                    sample.decode("gb18030")
+                    codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
                     suggestion = "gbk"
                 except UnicodeDecodeError:
                     suggestion = "detect"
@@ -125,7 +134,7 @@ class _FileSource(Source):
         self.fmt = fmt
         self.keyed_records = fmt.type in ("json", "jsonl")
 
-    _has_quote = True
+    _has_quote = 1  # how many quote characters the file holds (0: no value spans lines)
 
     def _check_not_empty(self) -> bytes:
         self.size_bytes = self.path.stat().st_size
@@ -150,34 +159,42 @@ class _FileSource(Source):
 
 
 class CsvSource(_FileSource):
-    """A CSV file; the header is row ``header_row`` (title rows above it are skipped)."""
+    """A CSV file; the header is row ``header_row`` (title rows above it are skipped).
+
+    Read by Arrow while the file parses cleanly; at the first problem (a malformed line, a
+    field over the block size, bytes that are not the encoding) the file is read again line by
+    line (:mod:`panorama.connectors.lines`), where each malformed line is handed out as a
+    :class:`BadLine` and the rest of the file lands."""
+
+    python_only = False
+    _encoding_used: str | None = None
+
+    def _records(self, encoding: str) -> CsvRecords:
+        return CsvRecords(
+            physical_lines(self.path, encoding),
+            self.fmt.delimiter,
+            self.fmt.quotechar,
+            codecs.lookup(encoding).name,
+        )
 
     def _read_header(self, head: bytes, encoding: str) -> list[str]:
         for magic, what in _MAGIC.items():
             if head.startswith(magic):
                 raise SourceUnreadable(f"not a CSV file: looks like {what}")
-        dec = codecs.getincrementaldecoder(encoding)("strict")
-        try:
-            text = dec.decode(head, final=len(head) < SNIFF_BYTES)
-        except UnicodeDecodeError as exc:
-            raise self._encoding_error(encoding, exc) from exc
-        text = text.lstrip("\ufeff")
-        reader = csv.reader(
-            io.StringIO(text), delimiter=self.fmt.delimiter, quotechar=self.fmt.quotechar
-        )
         rows = []
-        try:
-            for row in reader:
-                rows.append(row)
-                if len(rows) >= self.fmt.header_row:
-                    break
-        except csv.Error as exc:
-            raise SourceUnreadable(f"header row not readable: {exc}") from exc
+        for rec in self._records(encoding):
+            bad_at = next((ln.bad_at for ln in rec.lines if ln.bad_at is not None), None)
+            if bad_at is not None:
+                err = UnicodeDecodeError(encoding, b"", bad_at, bad_at + 1, "in the header")
+                raise self._encoding_error(encoding, err)
+            if rec.fields is None:
+                raise SourceUnreadable(f"header row not readable: {rec.problem}")
+            rows.append(rec.fields)
+            if len(rows) >= self.fmt.header_row:
+                break
         if len(rows) < self.fmt.header_row or not any(c.strip() for c in rows[-1]):
             raise SourceUnreadable(f"no header at row {self.fmt.header_row}")
         return dedupe_names(rows[-1])
-
-    _encoding_used: str | None = None
 
     def prepare(self) -> None:
         head = self._check_not_empty()
@@ -188,12 +205,28 @@ class CsvSource(_FileSource):
         if self._encoding_used is None:
             self.prepare()
         encoding = self._encoding_used
-        ncols = len(self.columns)
-        bad_row: list[tuple[int | None, int]] = []
+        if self._has_quote % 2 and not codecs.lookup(encoding).name.startswith("utf-16"):
+            # Quotes come in pairs ("" inside a value too): an odd count means an unterminated
+            # or stray quote, which Arrow would take as a value running to the end of the file.
+            log.info("%s: read line by line (an odd number of quote characters)", self.name)
+            self.python_only = True
+        if not self.python_only:
+            handed_out = False
+            try:
+                for batch in self._arrow_batches(encoding):
+                    handed_out = True
+                    yield batch
+                return
+            except _FastPathFailed as exc:
+                log.info("%s: read line by line (%s)", self.name, exc)
+                if handed_out:
+                    self.python_only = True
+                    raise RestartSource(self.name) from None
+        yield from self._line_batches(encoding)
 
-        def on_invalid(row: pa_csv.InvalidRow) -> str:
-            bad_row.append((row.number, row.actual_columns))
-            return "error"
+    def _arrow_batches(self, encoding: str) -> Iterator[SourceBatch]:
+        """The whole file through Arrow's streaming CSV reader; raises :class:`_FastPathFailed`
+        at anything it does not parse cleanly."""
 
         codec = codecs.lookup(encoding).name
         # Text decoded by Python is valid UTF-8 already; Arrow's own check costs a second a
@@ -205,6 +238,7 @@ class CsvSource(_FileSource):
             stream, arrow_encoding = Utf8Stream(self.path, encoding), "utf8"
         else:
             stream, arrow_encoding = str(self.path), encoding
+        reader = None
         try:
             reader = pa_csv.open_csv(
                 stream,
@@ -219,8 +253,7 @@ class CsvSource(_FileSource):
                     delimiter=self.fmt.delimiter,
                     quote_char=self.fmt.quotechar,
                     # Without a quote character no value can hold a line break.
-                    newlines_in_values=self._has_quote,
-                    invalid_row_handler=on_invalid,
+                    newlines_in_values=self._has_quote > 0,
                 ),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={c: pa.string() for c in self.columns},
@@ -230,24 +263,164 @@ class CsvSource(_FileSource):
             )
             tables = (pa.Table.from_batches([batch]) for batch in reader)
             for table, row in _regrouped(tables):
+                _check_field_sizes(table)
                 yield SourceBatch(table, row, "csv", self.fmt.delimiter)
-        except UnicodeDecodeError as exc:
-            raise self._encoding_error(encoding, exc) from exc
-        except pa.ArrowInvalid as exc:
-            msg = str(exc)
-            if "invalid UTF8" in msg:
-                raise self._encoding_error(encoding, exc) from exc
-            if bad_row:
-                number, got = bad_row[0]
-                where = f"row {number}" if number else "a row"
-                raise SourceUnreadable(
-                    f"malformed CSV at {where}: expected {ncols} columns, got {got} "
-                    "(unterminated quote, stray delimiter or truncated file)"
-                ) from exc
-            raise SourceUnreadable(f"malformed CSV: {msg.splitlines()[0][:200]}") from exc
+        except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
+            raise _FastPathFailed(_why(exc)) from exc
         finally:
+            # The reader's read-ahead may still hold the stream: stop the reader first. The
+            # stream itself refuses reads once closed (see transcode.Utf8Stream).
+            if reader is not None:
+                reader.close()
             if not isinstance(stream, str):
                 stream.close()
+
+    def _line_batches(self, encoding: str) -> Iterator[SourceBatch]:
+        """The file record by record; malformed records become :class:`BadLine` s."""
+        ncols = len(self.columns)
+        reject_whole = self.fmt.on_bad_line == "reject_file"
+        records = self._records(encoding)
+        tally = _Tally()
+        header_left = self.fmt.header_row
+        out = _BatchBuilder(self.columns, self.fmt.delimiter)
+        row = 0
+        for rec in records:
+            if header_left:
+                header_left -= 1
+                tally.count(rec.lines)
+                continue
+            rec = records.check(rec, ncols)  # may give lines back to be read again
+            if rec is None:
+                continue
+            tally.count(rec.lines)
+            row += 1
+            if rec.problem is None:
+                if not reject_whole:
+                    out.add(row, rec.fields)
+            else:
+                if rec.problem.startswith("not valid"):
+                    tally.bad_encoding += 1
+                why = f"malformed line at byte {rec.offset}: {rec.problem}"
+                bad = BadLine(row, why, rec.raw_text)
+                tally.first_bad = tally.first_bad or bad
+                tally.bad += 1
+                if not reject_whole:
+                    out.bad(bad)
+            if out.full:
+                yield out.flush()
+        tally.check(self, encoding, row)
+        if reject_whole and tally.bad:
+            raise SourceUnreadable(tally.reject_reason(), rows_read=row)
+        if out.pending:
+            yield out.flush()
+
+
+class _FastPathFailed(Exception):
+    """Arrow could not read the file cleanly: it is read line by line instead."""
+
+
+_ARROW_WHY = re.compile(r"expected \d+ columns, got \d+|straddl\w+|invalid utf-?8", re.IGNORECASE)
+
+
+def _why(exc: BaseException) -> str:
+    """What stopped Arrow, for the log: its messages quote the offending row, which may hold
+    personal data, so only the kind of problem is kept."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not {exc.encoding} at byte {exc.start}"
+    m = _ARROW_WHY.search(str(exc))
+    return m.group() if m else type(exc).__name__
+
+
+def _check_field_sizes(table: pa.Table) -> None:
+    """Arrow takes a value over the block size when it straddles one block boundary only; the
+    line-by-line reader quarantines every record with a field over ``MAX_FIELD_BYTES``."""
+    for col in table.columns:
+        for chunk in col.chunks:
+            data = chunk.buffers()[2]
+            if data is None or data.size <= MAX_FIELD_BYTES:  # one chunk per block: the rule
+                continue
+            longest = pc.max(pc.binary_length(chunk)).as_py()
+            if longest is not None and longest > MAX_FIELD_BYTES:
+                raise _FastPathFailed(f"a field of {longest:,} bytes")
+
+
+class _Tally:
+    """Lines that are not the declared encoding against lines that are (non-ASCII ones)."""
+
+    def __init__(self) -> None:
+        self.good_non_ascii = 0
+        self.bad_encoding = 0
+        self.bad = 0
+        self.first_bad: BadLine | None = None
+        self.first_bad_at: int | None = None
+
+    def count(self, lines: list[Line]) -> None:
+        for ln in lines:
+            if ln.bad_at is not None:
+                if self.first_bad_at is None:
+                    self.first_bad_at = ln.bad_at
+            elif ln.non_ascii:
+                self.good_non_ascii += 1
+
+    def check(self, source: _FileSource, encoding: str, rows: int) -> None:
+        """A file whose non-ASCII lines are mostly not the encoding is in another encoding."""
+        if self.first_bad_at is not None and self.bad_encoding > self.good_non_ascii:
+            at = self.first_bad_at
+            err = UnicodeDecodeError(encoding, b"", at, at + 1, "not the declared encoding")
+            exc = source._encoding_error(encoding, err)
+            raise SourceUnreadable(exc.reason, rows_read=rows)
+
+    def reject_reason(self) -> str:
+        first = self.first_bad
+        assert first is not None
+        return (
+            f"{self.bad} malformed line(s), the first at row {first.row} ({first.reason}); "
+            "format.on_bad_line: reject_file takes a file whole or not at all"
+        )
+
+
+class _BatchBuilder:
+    """Good rows (with their row numbers) and bad lines, cut into batches of ``BATCH_ROWS``."""
+
+    def __init__(self, columns: list[str], delimiter: str) -> None:
+        self.columns = columns
+        self.delimiter = delimiter
+        self.rows: list[list[str]] = []
+        self.numbers: list[int] = []
+        self.bad_lines: list[BadLine] = []
+
+    def add(self, row: int, fields: list[str]) -> None:
+        self.rows.append(fields)
+        self.numbers.append(row)
+
+    def bad(self, line: BadLine) -> None:
+        self.bad_lines.append(line)
+
+    @property
+    def full(self) -> bool:
+        return len(self.rows) + len(self.bad_lines) >= BATCH_ROWS
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.rows or self.bad_lines)
+
+    def flush(self) -> SourceBatch:
+        cols = {
+            name: pa.array([r[j] for r in self.rows], pa.string())
+            for j, name in enumerate(self.columns)
+        }
+        numbers = np.array(self.numbers, dtype=np.int64)
+        first = int(numbers[0]) if len(numbers) else self.bad_lines[0].row
+        batch = SourceBatch(
+            pa.table(cols, schema=pa.schema([(c, pa.string()) for c in self.columns])),
+            first,
+            "csv",
+            self.delimiter,
+            row_numbers=numbers,
+            bad_lines=self.bad_lines,
+        )
+        self.rows, self.numbers, self.bad_lines = [], [], []
+        return batch
 
 
 def _cells_table(rows, cols, values: pa.Array, names: list[str]) -> pa.Table:
@@ -367,7 +540,8 @@ class ExcelSource(_FileSource):
 
         try:
             wb = CalamineWorkbook.from_path(str(self.path))
-        except Exception as exc:  # calamine raises its own error types per format problem
+        except BaseException as exc:  # calamine raises its own error types per format problem
+            _reraise_unless_reader_error(exc)
             raise SourceUnreadable(f"not a readable Excel workbook: {exc}") from exc
         sheet_name = self.fmt.sheet or wb.sheet_names[0]
         if sheet_name not in wb.sheet_names:
@@ -380,7 +554,8 @@ class ExcelSource(_FileSource):
                 if i == self.fmt.header_row:
                     header = r
                     break
-        except Exception as exc:  # corrupt sheet XML surfaces here
+        except BaseException as exc:  # corrupt sheet XML surfaces here
+            _reraise_unless_reader_error(exc)
             raise SourceUnreadable(f"sheet {sheet_name!r} not readable: {exc}") from exc
         if header is None or not any(to_text(c) for c in header):
             raise SourceUnreadable(f"no header at row {self.fmt.header_row} of {sheet_name!r}")
@@ -417,6 +592,13 @@ class ExcelSource(_FileSource):
         return SourceBatch(table, first_row, "csv", ",")
 
 
+def _reraise_unless_reader_error(exc: BaseException) -> None:
+    """Let an interrupt through; a reader's error, or a panic of a Rust reader (pyo3's
+    ``PanicException`` derives from BaseException), means the file cannot be read."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
+
+
 def _concat(tables: list[pa.Table]) -> pa.Table:
     """One table of blocks whose keys may differ (a key missing in a block is null there)."""
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
@@ -437,8 +619,10 @@ def _regrouped(tables: Iterator[pa.Table]) -> Iterator[tuple[pa.Table, int]]:
 
 
 class JsonLinesSource(_FileSource):
-    """One JSON object per line. Streamed with pyarrow; if a key changes type between records
-    (or a line is not valid JSON) the file is re-read record by record in Python."""
+    """One JSON object per line. Streamed with pyarrow; if a key changes type between records,
+    or anything does not parse (a line that is not JSON, bytes that are not the encoding), the
+    file is re-read line by line in Python, where each bad line is handed out as a
+    :class:`BadLine` and the rest of the file lands."""
 
     python_only = False
 
@@ -448,27 +632,18 @@ class JsonLinesSource(_FileSource):
         if self.python_only:
             yield from self._python_batches(encoding)
             return
-        fast = self._arrow_batches(encoding)
+        rows_done = 0
         try:
-            first = next(fast, None)
-        except pa.ArrowInvalid:
-            first = None
-            fast = None
-        if fast is not None:
-            rows_done = 0
-            try:
-                if first is not None:
-                    rows_done += first.table.num_rows
-                    yield first
-                for b in fast:
-                    rows_done += b.table.num_rows
-                    yield b
-                return
-            except pa.ArrowInvalid:
-                if rows_done:
-                    # Batches already handed out: the caller discards them and starts over.
-                    self.python_only = True
-                    raise RestartSource(self.name) from None
+            for b in self._arrow_batches(encoding):
+                rows_done += b.table.num_rows
+                yield b
+            return
+        except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
+            log.info("%s: read line by line (%s)", self.name, _why(exc))
+            if rows_done:
+                # Batches already handed out: the caller discards them and starts over.
+                self.python_only = True
+                raise RestartSource(self.name) from None
         yield from self._python_batches(encoding)
 
     def _stream(self, encoding: str) -> pa.NativeFile:
@@ -479,12 +654,9 @@ class JsonLinesSource(_FileSource):
 
     def _arrow_batches(self, encoding: str) -> Iterator[SourceBatch]:
         ropts = pa_json.ReadOptions(use_threads=False, block_size=JSON_BLOCK_BYTES)
-        try:
-            probe = pa_json.open_json(self._stream(encoding), read_options=ropts)
-            schema = probe.schema
-            probe.close()  # else its read-ahead lives as long as this generator
-        except UnicodeDecodeError as exc:
-            raise self._encoding_error(encoding, exc) from exc
+        probe = pa_json.open_json(self._stream(encoding), read_options=ropts)
+        schema = probe.schema
+        probe.close()  # else its read-ahead lives as long as this generator
         explicit = pa.schema(
             [
                 pa.field(f.name, f.type)
@@ -508,8 +680,8 @@ class JsonLinesSource(_FileSource):
         try:
             for table, row in _regrouped(self._string_tables(reader)):
                 yield SourceBatch(table, row, "json")
-        except UnicodeDecodeError as exc:
-            raise self._encoding_error(encoding, exc) from exc
+        finally:
+            reader.close()
 
     def _string_tables(self, reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
         """Each block of records with every value as text; new keys join the columns."""
@@ -522,44 +694,79 @@ class JsonLinesSource(_FileSource):
                     cols[name] = pa.array([to_text(v) for v in col.to_pylist()], pa.string())
                 else:
                     cols[name] = col.cast(pa.string())
+            table = pa.table(cols)
+            # Arrow's JSON parser passes bytes that are not UTF-8 through inside strings: found
+            # here (ArrowInvalid), the file is read line by line and such a line quarantined.
+            table.validate(full=True)
             for name in cols:
                 if name not in self.columns:
                     self.columns.append(name)
-            yield pa.table(cols)
+            yield table
 
     def _python_batches(self, encoding: str) -> Iterator[SourceBatch]:
         self.columns = []
-        row = 1
+        reject_whole = self.fmt.on_bad_line == "reject_file"
+        tally = _Tally()
+        row = 0
         buf: list[dict] = []
-        try:
-            with self.path.open("r", encoding=encoding, newline="") as f:
-                for line_no, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise SourceUnreadable(
-                            f"line {line_no} is not valid JSON ({exc.msg}, column {exc.colno})"
-                        ) from exc
+        numbers: list[int] = []
+        bad_lines: list[BadLine] = []
+        for line_no, line in enumerate(physical_lines(self.path, encoding), start=1):
+            tally.count([line])
+            if not line.text.strip():
+                continue
+            row += 1
+            problem = None
+            if line.bad_at is not None:
+                tally.bad_encoding += 1
+                problem = f"not valid {codecs.lookup(encoding).name} at byte {line.bad_at}"
+            else:
+                try:
+                    rec = json.loads(line.text)
+                except json.JSONDecodeError as exc:
+                    problem = f"not valid JSON ({exc.msg}, column {exc.colno})"
+                else:
                     if not isinstance(rec, dict):
-                        raise SourceUnreadable(f"line {line_no} is not a JSON object")
-                    buf.append(rec)
-                    if len(buf) >= BATCH_ROWS:
-                        yield self._records_batch(buf, row)
-                        row += len(buf)
-                        buf = []
-        except UnicodeDecodeError as exc:
-            raise self._encoding_error(encoding, exc) from exc
-        if buf:
-            yield self._records_batch(buf, row)
+                        problem = "not a JSON object"
+            if problem is not None:
+                bad = BadLine(
+                    row, f"line {line_no} at byte {line.offset}: {problem}", _strip_eol(line.text)
+                )
+                tally.first_bad = tally.first_bad or bad
+                tally.bad += 1
+                if not reject_whole:
+                    bad_lines.append(bad)
+            elif not reject_whole:
+                buf.append(rec)
+                numbers.append(row)
+            if len(buf) + len(bad_lines) >= BATCH_ROWS:
+                yield self._records_batch(buf, numbers, bad_lines)
+                buf, numbers, bad_lines = [], [], []
+        tally.check(self, encoding, row)
+        if reject_whole and tally.bad:
+            raise SourceUnreadable(tally.reject_reason(), rows_read=row)
+        if buf or bad_lines:
+            yield self._records_batch(buf, numbers, bad_lines)
 
-    def _records_batch(self, records: list[dict], first_row: int) -> SourceBatch:
+    def _records_batch(
+        self, records: list[dict], numbers: list[int], bad_lines: list[BadLine]
+    ) -> SourceBatch:
         table = records_to_table(records)
         for name in table.column_names:
             if name not in self.columns:
                 self.columns.append(name)
-        return SourceBatch(table, first_row, "json")
+        first = numbers[0] if numbers else bad_lines[0].row
+        return SourceBatch(
+            table,
+            first,
+            "json",
+            row_numbers=np.array(numbers, dtype=np.int64),
+            bad_lines=bad_lines,
+        )
+
+
+def _strip_eol(text: str) -> str:
+    return text.rstrip("\r\n")
 
 
 def _dig(doc: object, path: str | None) -> object:

@@ -5,6 +5,11 @@ a probe text; it is about twice as fast as decoding to ``str`` and encoding agai
 because the decode is most of the cost of a GBK file. Elsewhere Python's codec is used.
 Either way the first undecodable byte is reported as a :class:`UnicodeDecodeError` whose
 ``start`` is its offset in the file.
+
+Arrow reads the stream from its read-ahead thread, which may still be in :meth:`Utf8Stream.read`
+when the main thread closes the stream (a parse error ends the read early). Reads and ``close``
+therefore take one lock: the iconv handle is freed only when no read is using it, and a read
+after ``close`` raises ``ValueError`` instead of touching freed memory.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ class _Iconv:
         Raises UnicodeDecodeError (``start`` relative to ``data``) at an invalid sequence, or at
         a character cut off by the end of the input when ``final``."""
         lib = self._lib
+        if self._cd is None:
+            raise ValueError("iconv handle already closed")
         # GBK/GB18030 to UTF-8 grows at most 1.5x (two bytes -> three); four-byte stays four.
         cap = len(data) * 3 // 2 + 8
         if self._out is None or len(self._out) < cap:
@@ -136,6 +143,7 @@ class Utf8Stream(io.RawIOBase):
         self._out = b""
         self._pos = 0
         self._eof = False
+        self._lock = threading.Lock()  # one reader at a time; close waits for a running read
 
     def readable(self) -> bool:
         return True
@@ -162,6 +170,12 @@ class Utf8Stream(io.RawIOBase):
             self._out, self._pos = out, 0
 
     def read(self, size: int = -1) -> bytes:
+        with self._lock:
+            if self.closed:
+                raise ValueError("read of a closed Utf8Stream")
+            return self._read(size)
+
+    def _read(self, size: int) -> bytes:
         if size is None or size < 0:
             size = 1 << 62
         parts = []
@@ -176,7 +190,9 @@ class Utf8Stream(io.RawIOBase):
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
-        if self._iconv is not None:
-            self._iconv.close()
-        self._f.close()
-        super().close()
+        with self._lock:
+            if self._iconv is not None:
+                self._iconv.close()
+                self._iconv = None
+            self._f.close()
+            super().close()
