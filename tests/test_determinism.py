@@ -22,8 +22,9 @@ pytestmark = pytest.mark.slow
 
 SECOND_RUN = "second"
 # The only columns allowed to differ between two runs of the same inputs: which run built the
-# row (run_id: fct_risk_grade and the tables built from it) and which extract batch landed the
-# record and when (batch_id, loaded_at: lineage, a new batch on every extract).
+# row (run_id: risk.fct_risk_grade) and which extract batch landed the record and when
+# (batch_id: entity.fct_entity_event, entity.rpt_unresolved_records; loaded_at: lineage no
+# published table carries today). Each extract is a new batch, each run a new id.
 LINEAGE_COLUMNS = ("run_id", "batch_id", "loaded_at")
 
 
