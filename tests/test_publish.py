@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
-from panorama import publish, warehouse
+from panorama import cli, pipeline, publish, warehouse
 from panorama.settings import get_settings
 
 
@@ -148,3 +153,105 @@ def test_bi_readers_see_old_or_new_never_an_error(data_dir, tmp_path):
         t.join(timeout=30)
     assert not errors, errors[0]
     assert len(seen) >= 2, f"readers saw only versions {seen}"
+
+
+# ------------------------------------------------------------------ pruning and whole versions
+
+
+def _served_marker(settings) -> int:
+    return warehouse.query(settings.serving_path, "select max(marker) from entity.dim_entity")[0][0]
+
+
+def test_prune_killed_midway_leaves_no_listed_half_version(data_dir, tmp_path, monkeypatch):
+    """A publication killed while deleting the oldest version (its first file gone): that
+    version is not listed, rollback to it is refused, and the next publication clears it."""
+    monkeypatch.setenv("PANORAMA_KEEP_VERSIONS", "1")
+    settings = get_settings()
+    do_publish(settings, tmp_path, marker=1, ds="2026-11-21")
+    candidate = make_candidate(tmp_path / "cand2.duckdb", 2)
+    code = (
+        "import os, pathlib, shutil, signal\n"
+        "from panorama import publish\n"
+        "from panorama.settings import get_settings\n"
+        "def rmtree(path, *args, **kwargs):\n"
+        "    # the prune deletes one file of the oldest version, then the process dies\n"
+        "    next(pathlib.Path(path).glob('*.duckdb')).unlink()\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "shutil.rmtree = rmtree\n"
+        f"publish.publish(get_settings(), pathlib.Path({str(candidate)!r}), run_id='run2',\n"
+        "    logical_date='2026-11-22', input_manifests=[], audit={'passed': True})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(settings.project_root / "plugins")}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode(errors="replace")
+
+    old = "v0001_2026-11-21"
+    assert not (publish.versions_dir(settings) / old).exists()  # renamed before any deletion
+    assert [v.name for v in publish.list_versions(settings)] == ["v0002_2026-11-22"]
+    assert publish.current_manifest(settings)["version"] == "v0002_2026-11-22"
+    assert _served_marker(settings) == 2
+    with pytest.raises(publish.VersionNotWhole, match="being deleted"):
+        publish.rollback(settings, old)
+    assert _served_marker(settings) == 2
+
+    do_publish(settings, tmp_path, marker=3, ds="2026-11-23")
+    assert sorted(p.name for p in publish.versions_dir(settings).iterdir()) == ["v0003_2026-11-23"]
+
+
+def test_rollback_refuses_a_version_missing_a_file(data_dir, tmp_path, capsys):
+    settings = get_settings()
+    do_publish(settings, tmp_path, marker=1, ds="2026-11-21")
+    do_publish(settings, tmp_path, marker=2, ds="2026-11-22")
+    broken = publish.versions_dir(settings) / "v0001_2026-11-21"
+    manifest = publish.Version(broken.name, broken).manifest()
+    assert set(manifest["files"]) >= {
+        "panorama.duckdb",
+        "public.duckdb",
+        "exports/entity.dim_entity.parquet",
+        "public/public_record.pub_entity.parquet",
+    }
+    (broken / "public.duckdb").unlink()  # what an interrupted delete of the old code left
+    assert publish.missing_files(broken) == ["public.duckdb"]
+    assert [v.name for v in publish.list_versions(settings)] == ["v0002_2026-11-22"]
+
+    with pytest.raises(publish.VersionNotWhole, match=r"not whole .*public\.duckdb"):
+        publish.rollback(settings, broken.name)
+    assert cli.main(["rollback", "--to", broken.name]) == 1
+    assert "rollback refused" in capsys.readouterr().err
+    assert cli.main(["rollback", "--to", "v0009_2026-11-29"]) == 1
+    assert publish.current_manifest(settings)["version"] == "v0002_2026-11-22"
+    assert _served_marker(settings) == 2
+    assert (settings.serving_dir / "public.duckdb").resolve().is_file()
+
+    cli.main(["versions"])
+    assert broken.name not in capsys.readouterr().out
+    do_publish(settings, tmp_path, marker=3, ds="2026-11-23")  # clears what is not whole
+    assert not broken.exists()
+    assert [v.name for v in publish.list_versions(settings)] == [
+        "v0002_2026-11-22",
+        "v0003_2026-11-23",
+    ]
+    assert cli.main(["rollback", "--to", "v0002_2026-11-22"]) == 0
+    assert _served_marker(settings) == 2
+
+
+def test_published_run_folders_survive_many_failed_runs(data_dir, tmp_path, monkeypatch):
+    """Failed runs leave their folders; pruning them never takes a kept publication's."""
+    monkeypatch.setenv("PANORAMA_KEEP_VERSIONS", "2")
+    settings = get_settings()
+    for marker in (1, 2, 3):
+        pipeline.run_dir(settings, f"run{marker}").mkdir(parents=True)
+        (pipeline.run_dir(settings, f"run{marker}") / "audit.json").write_text("{}")
+        do_publish(settings, tmp_path, marker, ds=f"2026-11-2{marker}")
+    failed = [f"failed-{i}" for i in range(pipeline.KEEP_RUN_DIRS + 4)]
+    for i, run_id in enumerate(failed):
+        pipeline._prune_run_dirs(settings)  # what each run's first stage does
+        rdir = pipeline.run_dir(settings, run_id)
+        rdir.mkdir()
+        os.utime(rdir, (time.time() + i, time.time() + i))
+    pipeline._prune_run_dirs(settings)
+    left = {p.name for p in (settings.build_dir / "runs").iterdir()}
+    kept_runs = {v.manifest()["run_id"] for v in publish.list_versions(settings)}
+    assert kept_runs == {"run2", "run3"}
+    assert left == kept_runs | set(failed[-pipeline.KEEP_RUN_DIRS :])
+    assert (pipeline.run_dir(settings, "run3") / "audit.json").exists()

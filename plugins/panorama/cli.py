@@ -200,7 +200,11 @@ def cmd_versions(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from panorama import publish
 
-    manifest = publish.rollback(get_settings(), args.to)
+    try:
+        manifest = publish.rollback(get_settings(), args.to)
+    except (KeyError, publish.VersionNotWhole) as exc:
+        print(f"rollback refused: {exc.args[0]}", file=sys.stderr)
+        return 1
     print(f"serving {manifest['version']} (logical date {manifest['logical_date']}) again")
     return 0
 

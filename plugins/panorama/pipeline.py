@@ -39,12 +39,30 @@ def candidate_path(settings: Settings, run_id: str) -> Path:
     return run_dir(settings, run_id) / "candidate.duckdb"
 
 
+def published_run_dirs(settings: Settings) -> set[Path]:
+    """The run folders of the kept publications (their audit, model and docs sources)."""
+    runs = set()
+    for version in publishing.list_versions(settings):
+        run_id = version.manifest().get("run_id")
+        if run_id:
+            runs.add(run_dir(settings, run_id))
+    served = publishing.current_manifest(settings) or {}
+    if served.get("run_id"):
+        runs.add(run_dir(settings, served["run_id"]))
+    return runs
+
+
 def _prune_run_dirs(settings: Settings, keep: int = KEEP_RUN_DIRS) -> None:
+    """Keep the ``keep`` newest run folders, and every kept publication's whatever its age."""
     root = settings.build_dir / "runs"
     if not root.exists():
         return
-    dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for p in dirs[:-keep]:
+    published = published_run_dirs(settings)
+    dirs = sorted(
+        (p for p in root.iterdir() if p.is_dir() and p not in published),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for p in dirs[: max(0, len(dirs) - keep)]:
         shutil.rmtree(p, ignore_errors=True)
 
 

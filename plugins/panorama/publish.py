@@ -5,6 +5,7 @@ Layout under ``serving/``::
     versions/<vNNNN_ds>/       every kept publication: panorama.duckdb, public.duckdb,
                                manifest.json (written last: a version without it is incomplete),
                                exports/*.parquet, public/*.parquet, docs/
+    versions/.deleting-<name>/ a pruned version on its way out (renamed first, then deleted)
     current                    -> versions/<the version in place>
     panorama.duckdb            -> current/panorama.duckdb   what regulators and BI tools open
     public.duckdb              -> current/public.duckdb     the public dataset (公示)
@@ -14,6 +15,12 @@ A publication writes the whole new version first, then flips ``current`` with on
 ``os.replace`` of a symlink: every serving path moves to the new version at once, so a reader
 sees the old or the new publication, never a mix or a half-written file, even when the
 publishing process is killed at any point.
+
+A version is *whole* when its manifest reads and every file the manifest names is there
+(:func:`missing_files`). Only whole versions are listed, kept and rolled
+back to. Pruning renames a version out of the listing (one atomic rename) before deleting any
+of its files, so a prune killed half-way leaves a ``.deleting-`` folder the next publication
+removes, never a listed version without its files.
 """
 
 from __future__ import annotations
@@ -35,6 +42,19 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 _VERSION = re.compile(r"^v(\d{4,})_")
+DELETING = ".deleting-"
+# The data files of a version the manifest records (with their sizes) besides the two
+# DuckDB files: what readers and rollback need. docs/ is not checked.
+_DATA_DIRS = ("exports", "public")
+
+
+def _seq_of(name: str) -> int:
+    m = _VERSION.match(name)
+    return int(m.group(1)) if m else -1
+
+
+class VersionNotWhole(RuntimeError):
+    """A kept version's manifest names files that are not there (or not whole)."""
 
 
 def keep_versions() -> int:
@@ -48,23 +68,44 @@ class Version:
 
     @property
     def seq(self) -> int:
-        m = _VERSION.match(self.name)
-        return int(m.group(1)) if m else -1
+        return _seq_of(self.name)
 
     def manifest(self) -> dict[str, Any]:
         return json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+
+
+def missing_files(path: Path) -> list[str]:
+    """What keeps the version folder ``path`` from being whole: its manifest when unreadable,
+    else each file the manifest names that is not there. Empty when the version is whole
+    (servable). Sizes are recorded but not compared: a reader opening a DuckDB file for
+    writing may checkpoint it, and that must not make a version disappear."""
+    try:
+        files = json.loads((path / MANIFEST).read_text(encoding="utf-8"))["files"]
+        names = sorted(files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return [MANIFEST]
+    return [rel for rel in names if not (path / rel).is_file()]
+
+
+def is_whole(path: Path) -> bool:
+    return path.is_dir() and not missing_files(path)
 
 
 def versions_dir(settings: Settings) -> Path:
     return settings.serving_dir / "versions"
 
 
-def list_versions(settings: Settings) -> list[Version]:
-    """Complete versions (those with a manifest), oldest first."""
+def _version_dirs(settings: Settings) -> list[Path]:
+    """Every folder named like a version (whole or not), not the ones being deleted."""
     root = versions_dir(settings)
     if not root.exists():
         return []
-    found = [Version(p.name, p) for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists()]
+    return [p for p in root.iterdir() if p.is_dir() and _VERSION.match(p.name)]
+
+
+def list_versions(settings: Settings) -> list[Version]:
+    """Whole versions (see :func:`missing_files`), oldest first."""
+    found = [Version(p.name, p) for p in _version_dirs(settings) if is_whole(p)]
     return sorted(found, key=lambda v: v.seq)
 
 
@@ -106,15 +147,38 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _clean_incomplete(settings: Settings) -> None:
-    """Remove what an interrupted publication left: temp files and versions without a manifest."""
+    """Remove what an interrupted publication or prune left: temp files, versions without a
+    manifest or otherwise not whole (never the one in place), ``.deleting-`` folders."""
     serving = settings.serving_dir
     for leftover in serving.glob(".*.incoming"):
         leftover.unlink(missing_ok=True)
     root = versions_dir(settings)
-    if root.exists():
-        for p in root.iterdir():
-            if p.is_dir() and not (p / MANIFEST).exists():
-                shutil.rmtree(p, ignore_errors=True)
+    if not root.exists():
+        return
+    current = _current_version_name(settings)
+    for p in _version_dirs(settings):
+        if p.name != current and not is_whole(p):
+            log.warning("removing version %s: not whole (%s)", p.name, ", ".join(missing_files(p)))
+            _delete_version(p)
+    for p in root.glob(f"{DELETING}*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _delete_version(path: Path) -> None:
+    """Take a version out of the listing with one rename, then delete its files."""
+    gone = path.with_name(f"{DELETING}{path.name}")
+    if gone.exists():
+        shutil.rmtree(gone, ignore_errors=True)
+    os.replace(path, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _current_version_name(settings: Settings) -> str | None:
+    """The version ``current`` points at (from the link, so a broken manifest cannot hide it)."""
+    link = settings.serving_dir / CURRENT
+    if link.is_symlink():
+        return Path(os.readlink(link)).name
+    return (current_manifest(settings) or {}).get("version")
 
 
 def _grade_shares(db: Path) -> tuple[dict[str, int], dict[str, float]]:
@@ -147,8 +211,7 @@ def publish(
     _clean_incomplete(settings)
     warehouse.checkpoint(candidate)
 
-    previous = list_versions(settings)
-    seq = (previous[-1].seq + 1) if previous else 1
+    seq = 1 + max((_seq_of(p.name) for p in _version_dirs(settings)), default=0)
     name = f"v{seq:04d}_{logical_date}"
     vdir = versions_dir(settings) / name
     vdir.mkdir(parents=True)
@@ -184,10 +247,7 @@ def publish(
             "accepted": audit.get("accepted"),
         },
         "exports": sorted(exported),
-        "files": {
-            "panorama.duckdb": staged_db.stat().st_size,
-            "public.duckdb": (vdir / "public.duckdb").stat().st_size,
-        },
+        "files": _file_sizes(vdir),
     }
     _write_json(vdir / MANIFEST, manifest)  # the version is complete from here on
 
@@ -199,6 +259,16 @@ def publish(
         "published %s (%d tables) in %.1fs", name, len(row_counts), manifest["publish_seconds"]
     )
     return manifest
+
+
+def _file_sizes(vdir: Path) -> dict[str, int]:
+    """The data files of a staged version and their sizes (what makes it whole)."""
+    files = {name: (vdir / name).stat().st_size for name in ("panorama.duckdb", "public.duckdb")}
+    for sub in _DATA_DIRS:
+        for f in sorted((vdir / sub).glob("*")):
+            if f.is_file():
+                files[f"{sub}/{f.name}"] = f.stat().st_size
+    return files
 
 
 def _switch_to(settings: Settings, version: Version) -> None:
@@ -215,16 +285,33 @@ def _switch_to(settings: Settings, version: Version) -> None:
 
 
 def _prune(settings: Settings) -> None:
+    """Delete the oldest versions beyond the kept number (never the one in place): each leaves
+    the listing with one rename before any of its files is deleted."""
     keep = max(1, keep_versions())
-    current = (current_manifest(settings) or {}).get("version")
+    current = _current_version_name(settings)
     versions = list_versions(settings)
     for v in versions[: max(0, len(versions) - keep)]:
         if v.name != current:
-            shutil.rmtree(v.path, ignore_errors=True)
+            _delete_version(v.path)
 
 
 def rollback(settings: Settings, to: str) -> dict[str, Any]:
-    """Put a kept version back in place of what is served. Returns its manifest."""
+    """Put a kept version back in place of what is served. Returns its manifest.
+
+    Refuses (``VersionNotWhole``) a version whose files are not all there, and (``KeyError``)
+    a name that is not a kept version; what is served is then left as it was."""
+    root = versions_dir(settings)
+    target = root / to
+    if _VERSION.match(to) and target.is_dir() and (missing := missing_files(target)):
+        raise VersionNotWhole(
+            f"refusing to roll back to {to}: the version is not whole "
+            f"(missing or damaged: {', '.join(missing[:10])}); serving is unchanged"
+        )
+    if (root / f"{DELETING}{to}").exists() and not target.exists():
+        raise VersionNotWhole(
+            f"refusing to roll back to {to}: the version is being deleted (pruned); "
+            "serving is unchanged"
+        )
     _clean_incomplete(settings)
     by_name = {v.name: v for v in list_versions(settings)}
     if to not in by_name:

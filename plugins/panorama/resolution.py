@@ -82,6 +82,8 @@ M_FLOOR = 0.002
 EM_MAX_PAIRS = 2e6
 # Pairs scored below this match weight are dropped (they change no posterior that matters).
 MIN_MATCH_WEIGHT = -10.0
+# Significant digits the trained m and u probabilities keep (see _settle).
+PARAMETER_DIGITS = 9
 
 MATCHES_SUBDIR = "probabilistic_matches"
 REVIEW_SUBDIR = "review"
@@ -253,8 +255,10 @@ def _prepare_sql(divisions: list[tuple[str, str]]) -> tuple[str, str]:
         named as (
             select * from (select * from registered union all by name select * from unregistered)
             where name_full is not null
+            -- ties broken on every compared column: the row kept is the same on every run
             qualify row_number() over (
-                partition by entity_id, name_full order by name_rank, address_norm) = 1
+                partition by entity_id, name_full
+                order by name_rank, address_norm, division, legal_rep, uscc) = 1
         )
         {finish(registry_rows)}
     """
@@ -388,6 +392,26 @@ def _floor_m(model: dict[str, Any]) -> dict[str, Any]:
         total = sum(floored)
         for lv, m in zip(levels, floored, strict=True):
             lv["m_probability"] = m / total
+    return model
+
+
+def _settle(model: dict[str, Any]) -> dict[str, Any]:
+    """Round every trained probability to PARAMETER_DIGITS significant digits. EM sums match
+    probabilities over millions of pairs in parallel, in no fixed order, so two runs on the
+    same records differ in the last bits of a double; rounded, they give the same model, the
+    same match weights and the same published probabilities."""
+
+    def rounded(x: Any) -> Any:
+        return float(f"{x:.{PARAMETER_DIGITS}g}") if isinstance(x, float) else x
+
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                if key in level:
+                    level[key] = rounded(level[key])
+    key = "probability_two_random_records_match"
+    if key in model:
+        model[key] = rounded(model[key])
     return model
 
 
@@ -531,7 +555,7 @@ def match_unresolved(
             log.warning("EM training did not converge, scoring with the starting m values: %s", exc)
             training = "prior"
         lap("train_em")
-        model = _floor_m(linker.misc.save_model_to_json())
+        model = _settle(_floor_m(linker.misc.save_model_to_json()))
         linker = Linker([left, right], model, log_level=logging.WARNING)
         model = linker.misc.save_model_to_json(str(model_path), overwrite=True)
         pairs = linker.inference.predict(threshold_match_weight=MIN_MATCH_WEIGHT)
@@ -562,13 +586,19 @@ def match_unresolved(
         normed as (
             select *, greatest(max(w) over (partition by record_id), {none_w}) as top
             from per_entity
+        ),
+        -- summed in entity order: a floating-point sum in no fixed order differs between runs
+        totals as (
+            select record_id, list_sum(list(pow(2, w - top) order by entity_id)) as total
+            from normed
+            group by record_id
         )
         select record_id, entity_id, is_registered, w as match_weight,
-            pow(2, w - top) / (pow(2, {none_w} - top)
-                + sum(pow(2, w - top)) over (partition by record_id)) as match_probability,
+            pow(2, w - top) / (pow(2, {none_w} - top) + totals.total) as match_probability,
             row_number() over (
                 partition by record_id order by w desc, entity_id) as candidate_rank
         from normed
+        inner join totals using (record_id)
         """
     )
     version = _sql_str(model_version)

@@ -21,7 +21,7 @@ licences as (
     where resolved.entity_id is not null
     qualify row_number() over (
         partition by resolved.entity_id, coalesce(licence.licence_no, licence.certificate_name, '')
-        order by licence.valid_to desc nulls first
+        order by licence.valid_to desc nulls first, licence.record_id
     ) = 1
 
 ),

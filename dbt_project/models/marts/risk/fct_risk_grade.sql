@@ -170,11 +170,14 @@ reasons as (
 
 indicator_points as (
 
-    -- every indicator earning points in the deciding model: what the change report compares
+    -- every indicator earning points in the deciding model: what the change report compares.
+    -- Keys in indicator order (json_group_object has none: the text would differ between runs)
     select
         entity_id,
-        json_group_object(indicator, json_object('value', round(value, 4), 'points', round(points, 1)))
-            as indicator_points
+        to_json(map_from_entries(list(
+            struct_pack(k := indicator, v := json_object('value', round(value, 4), 'points', round(points, 1)))
+            order by indicator
+        ))) as indicator_points
     from deciding_points
     group by entity_id
 
