@@ -26,3 +26,16 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d.mkdir()
     monkeypatch.setenv("PANORAMA_DATA_DIR", str(d))
     return d
+
+
+@pytest.fixture
+def feed_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings on a fresh data dir (with an empty landing zone) and an empty feeds dir."""
+    from panorama.settings import get_settings
+
+    data, feeds = tmp_path / "data", tmp_path / "feeds"
+    (data / "landing").mkdir(parents=True)
+    feeds.mkdir()
+    monkeypatch.setenv("PANORAMA_DATA_DIR", str(data))
+    monkeypatch.setenv("PANORAMA_FEEDS_DIR", str(feeds))
+    return get_settings()

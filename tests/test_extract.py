@@ -10,7 +10,6 @@ import pyarrow.parquet as pq
 import pytest
 from panorama.extract import FeedError, extract_feed
 from panorama.kinds import KINDS
-from panorama.settings import get_settings
 
 DS = "2024-03-06"
 SGS_HEADER = [
@@ -64,13 +63,8 @@ ROW3 = [
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    data, feeds = tmp_path / "data", tmp_path / "feeds"
-    (data / "landing").mkdir(parents=True)
-    feeds.mkdir()
-    monkeypatch.setenv("PANORAMA_DATA_DIR", str(data))
-    monkeypatch.setenv("PANORAMA_FEEDS_DIR", str(feeds))
-    return get_settings()
+def env(feed_settings):
+    return feed_settings
 
 
 def add_feed(settings, name="penalty__amr", encoding="gbk", min_rows=1, text=None) -> str:

@@ -5,12 +5,10 @@ and field-level quarantine (a bad non-key field is nulled, the record stays)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from panorama.extract import extract_feed
-from panorama.settings import get_settings
 
 DS = "2024-03-06"
 PENALTY_YAML = """\
@@ -66,13 +64,8 @@ REGISTRATION_HEADER = [
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    data, feeds = tmp_path / "data", tmp_path / "feeds"
-    (data / "landing").mkdir(parents=True)
-    feeds.mkdir()
-    monkeypatch.setenv("PANORAMA_DATA_DIR", str(data))
-    monkeypatch.setenv("PANORAMA_FEEDS_DIR", str(feeds))
-    return get_settings()
+def settings(feed_settings):
+    return feed_settings
 
 
 def deliver(settings, feed: str, yaml: str, header: list[str], rows: list[list[str]], encoding):

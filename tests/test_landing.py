@@ -5,13 +5,11 @@ gate unless accepted. Real extracts of small files written as a department sends
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from panorama.audit import BaselineAcceptance, check_feeds
 from panorama.extract import FeedError, extract_feed
-from panorama.settings import get_settings
 
 FEED = "penalty__amr"
 DS1, DS2, DS3 = "2024-03-06", "2024-03-07", "2024-03-08"
@@ -46,15 +44,10 @@ def gbk_csv(records: list[list[str]]) -> bytes:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    data, feeds = tmp_path / "data", tmp_path / "feeds"
-    (data / "landing" / FEED).mkdir(parents=True)
-    feeds.mkdir()
-    monkeypatch.setenv("PANORAMA_DATA_DIR", str(data))
-    monkeypatch.setenv("PANORAMA_FEEDS_DIR", str(feeds))
-    settings = get_settings()
-    add_feed(settings, min_rows=0)
-    return settings
+def env(feed_settings):
+    (feed_settings.landing_dir / FEED).mkdir()
+    add_feed(feed_settings, min_rows=0)
+    return feed_settings
 
 
 def add_feed(settings, min_rows: int) -> None:
