@@ -7,7 +7,6 @@ STAMP := $(VENV)/.installed
 ENTITIES ?= 20000
 SEED ?= 20240101
 
-export PYTHONPATH := $(CURDIR)/plugins
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -15,28 +14,29 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m panorama demo --entities $(ENTITIES) --seed $(SEED)
+	$(BIN)/panorama demo --entities $(ENTITIES) --seed $(SEED)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 airflow: $(STAMP)
-	$(BIN)/python -m panorama airflow
+	$(BIN)/panorama airflow
 
 # Benchmarks (minutes, not part of the tests): extraction per format at 1M rows, then the whole
 # pipeline stage by stage. BENCH_ENTITIES=1000000 for the city tier.
 BENCH_ENTITIES ?= 100000
 BENCH_RUNS ?= 3
 bench: $(STAMP)
-	$(BIN)/python -m panorama bench extract 1000000
-	$(BIN)/python -m panorama bench pipeline --entities $(BENCH_ENTITIES) --runs $(BENCH_RUNS)
+	$(BIN)/panorama bench extract 1000000
+	$(BIN)/panorama bench pipeline --entities $(BENCH_ENTITIES) --runs $(BENCH_RUNS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check plugins dags tests

@@ -66,7 +66,7 @@ DOC = """
 def credit_panorama():
     @task
     def list_feeds() -> list[str]:
-        from panorama.feeds import load_registry
+        from panorama.ingest.feeds import load_registry
 
         return sorted(load_registry())
 
@@ -78,7 +78,7 @@ def credit_panorama():
         outlets=[RAW_FEEDS],
     )
     def extract(feed: str) -> dict:
-        from panorama.extract import extract_feed
+        from panorama.ingest.extract import extract_feed
 
         context = get_current_context()
         context["feed_name"] = feed
@@ -112,7 +112,7 @@ def credit_panorama():
 
     @task
     def audit(build_result: dict) -> dict:
-        from panorama.audit import BaselineAcceptance
+        from panorama.gate.audit import BaselineAcceptance
         from panorama.pipeline import audit
 
         context = get_current_context()

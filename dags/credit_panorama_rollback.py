@@ -27,7 +27,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 def credit_panorama_rollback():
     @task
     def rollback() -> dict:
-        from panorama.publish import rollback
+        from panorama.serve.publish import rollback
         from panorama.settings import get_settings
 
         version = get_current_context()["params"]["version"]

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from panorama import pipeline, publish, warehouse
+from panorama import pipeline, warehouse
+from panorama.serve import publish
 from panorama.settings import Settings, get_settings
 
 DS = "2026-11-24"
@@ -39,7 +40,7 @@ class Published:
 
 
 def _build_first_publication(data_dir: Path) -> None:
-    from panorama import local_platform, synth
+    from panorama_dev import local_platform, synth
 
     data_dir.mkdir(parents=True)
     mp = pytest.MonkeyPatch()

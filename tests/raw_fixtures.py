@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from panorama.identity import is_valid_uscc, make_regno, make_uscc, uscc_check_char
-from panorama.kinds import KINDS
-from panorama.pii import is_resident_id_number
+from panorama.identity.codes import is_valid_uscc, make_regno, make_uscc, uscc_check_char
+from panorama.identity.pii import is_resident_id_number
+from panorama.ingest.kinds import KINDS
 from stdnum.cn import ric
 
 # The canonical fields of each kind, from the registry the extractor writes by.

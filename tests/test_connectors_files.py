@@ -11,10 +11,15 @@ from pathlib import Path
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
-from panorama.connectors import SourceUnreadable
-from panorama.connectors.files import CsvSource, ExcelSource, JsonLinesSource, detect_encoding
-from panorama.extract import extract_feed
-from panorama.feeds import FeedSpec, FormatSpec
+from panorama.ingest.connectors import SourceUnreadable
+from panorama.ingest.connectors.files import (
+    CsvSource,
+    ExcelSource,
+    JsonLinesSource,
+    detect_encoding,
+)
+from panorama.ingest.extract import extract_feed
+from panorama.ingest.feeds import FeedSpec, FormatSpec
 from panorama.settings import get_settings
 
 DS = "2024-03-06"
@@ -141,7 +146,7 @@ def test_excel_feed_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_jsonl_type_change_falls_back_and_keeps_every_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import panorama.connectors.files as files_mod
+    import panorama.ingest.connectors.files as files_mod
 
     monkeypatch.setattr(files_mod, "JSON_BLOCK_BYTES", 1024)
     p = tmp_path / "a.jsonl"
@@ -153,7 +158,7 @@ def test_jsonl_type_change_falls_back_and_keeps_every_record(
 
     monkeypatch.setattr(files_mod, "BATCH_ROWS", 10)
     src = JsonLinesSource("a.jsonl", path=p, fmt=FormatSpec(type="jsonl"))
-    from panorama.connectors import RestartSource
+    from panorama.ingest.connectors import RestartSource
 
     with pytest.raises(RestartSource):
         read_all(src)
@@ -162,7 +167,7 @@ def test_jsonl_type_change_falls_back_and_keeps_every_record(
 
 
 def test_jsonl_key_first_seen_in_a_later_block(tmp_path: Path, monkeypatch) -> None:
-    import panorama.connectors.files as files_mod
+    import panorama.ingest.connectors.files as files_mod
 
     monkeypatch.setattr(files_mod, "JSON_BLOCK_BYTES", 1024)
     p = tmp_path / "a.jsonl"
@@ -362,7 +367,7 @@ def test_on_bad_line_is_validated(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
 def test_physical_lines_keep_exact_offsets(tmp_path: Path, monkeypatch, chunk: int) -> None:
-    from panorama.connectors import lines as lines_mod
+    from panorama.ingest.connectors import lines as lines_mod
 
     monkeypatch.setattr(lines_mod, "_CHUNK", chunk)
     parts = ["表头,甲\r\n".encode("gbk"), b"a,1\r", "乙,2\n".encode("gbk"), b"\xff\xfe,3\n", b"z,4"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from panorama.exchange_server import serve
-from panorama.extract import FeedError, extract_feed
-from panorama.feeds import FeedSpec
+from panorama.ingest.extract import FeedError, extract_feed
+from panorama.ingest.feeds import FeedSpec
 from panorama.settings import get_settings
+from panorama_dev.exchange_server import serve
 
 DS = "2024-03-06"
 TOKEN = "s3cret-t0ken"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from panorama.extract import FeedError, extract_feed
-from panorama.feeds import FeedSpec
+from panorama.ingest.extract import FeedError, extract_feed
+from panorama.ingest.feeds import FeedSpec
 from panorama.settings import get_settings
 
 DS = "2024-03-06"

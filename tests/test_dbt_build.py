@@ -18,9 +18,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from panorama import pii, warehouse
-from panorama.extract import extract_feed
-from panorama.feeds import FeedSpec
+from panorama import warehouse
+from panorama.identity import pii
+from panorama.ingest.extract import extract_feed
+from panorama.ingest.feeds import FeedSpec
 from panorama.settings import PROJECT_ROOT, Settings
 from raw_fixtures import (
     KIND_FIELDS,
@@ -422,7 +423,7 @@ def test_resident_id_number_passing_the_uscc_check_is_a_masked_person(
 ) -> None:
     """The shop operator's ID number passes GB 32100 too: still a natural person, masked,
     and no full ID number in any table of the build or in the Parquet exports."""
-    from panorama.identity import is_valid_uscc
+    from panorama.identity.codes import is_valid_uscc
 
     assert is_valid_uscc(SHOP_OPERATOR_ID) and pii.is_resident_id_number(SHOP_OPERATOR_ID)
     db = built["db1"]

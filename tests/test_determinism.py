@@ -14,8 +14,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from panorama import local_platform, pipeline, publish, warehouse
-from panorama.resolution import MODEL_FILE
+from panorama import pipeline, warehouse
+from panorama.build.resolution import MODEL_FILE
+from panorama.serve import publish
+from panorama_dev import local_platform
 from pipeline_fixtures import DS, FIRST_RUN, Published, published_copy
 
 pytestmark = pytest.mark.slow

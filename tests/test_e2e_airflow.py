@@ -18,7 +18,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from panorama import publish, warehouse
+from panorama import warehouse
+from panorama.serve import publish
 from panorama.settings import get_settings
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ def pipeline_env(tmp_path_factory):
     data = tmp_path_factory.mktemp("e2e") / "data"
     mp.setenv("PANORAMA_DATA_DIR", str(data))
     mp.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
-    from panorama.synth import generate
+    from panorama_dev.synth import generate
 
     generate(data, entities=1500, seed=7, as_of=date.fromisoformat(DS1), progress=False)
     yield get_settings()
@@ -58,7 +59,7 @@ def pipeline_env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(pipeline_env):
-    from panorama.cli import run_dag_once
+    from panorama_dev.cli import run_dag_once
 
     log = pipeline_env.data_dir / "logs" / "run1.log"
     code, durations = run_dag_once(DS1, log)
@@ -107,7 +108,7 @@ def _append_penalty(settings, ds: str, fields: dict[str, str]) -> None:
     ``fields`` are canonical names; the feed's YAML maps them onto the department's columns and
     the other columns are copied from a row of the existing delivery.
     """
-    from panorama.feeds import load_registry
+    from panorama.ingest.feeds import load_registry
 
     spec = load_registry(settings.feeds_dir)["penalty__amr"]
     source_of = {c.field: c.source for c in spec.resolved_columns()}
@@ -127,7 +128,7 @@ def _append_penalty(settings, ds: str, fields: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def second_run(pipeline_env, first_run):
     """DS2: one new penalty for an entity graded A with no penalty so far."""
-    from panorama.cli import run_dag_once
+    from panorama_dev.cli import run_dag_once
 
     settings = pipeline_env
     entity_id, name = warehouse.query(
@@ -198,7 +199,7 @@ def test_new_penalty_moves_an_a_entity_and_history_keeps_both(pipeline_env, seco
 
 
 def test_failing_audit_leaves_serving_file_unchanged(pipeline_env, second_run):
-    from panorama.cli import run_dag_once
+    from panorama_dev.cli import run_dag_once
 
     settings = pipeline_env
     before = {p: sha256(p) for p in (settings.serving_path, settings.public_path)}
@@ -224,7 +225,7 @@ def test_failing_audit_leaves_serving_file_unchanged(pipeline_env, second_run):
 
 def test_rollback_dag_serves_a_kept_version(pipeline_env, second_run):
     """credit_panorama_rollback, run through Airflow, puts the first publication back."""
-    from panorama import airflow_env as af
+    from panorama_dev import airflow_env as af
 
     settings = pipeline_env
     first = publish.list_versions(settings)[0]

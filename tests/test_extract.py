@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from panorama.extract import FeedError, extract_feed
-from panorama.kinds import KINDS
+from panorama.ingest.extract import FeedError, extract_feed
+from panorama.ingest.kinds import KINDS
 
 DS = "2024-03-06"
 SGS_HEADER = [
@@ -164,7 +164,7 @@ def test_gbk_declared_utf8_is_quarantined_whole_not_mojibake(env) -> None:
 
 
 def test_one_gbk_line_deep_in_a_utf8_file_is_quarantined_with_its_offset(env, monkeypatch) -> None:
-    import panorama.connectors.files as files_mod
+    import panorama.ingest.connectors.files as files_mod
 
     monkeypatch.setattr(files_mod, "CSV_BLOCK_BYTES", 4096)
     monkeypatch.setattr(files_mod, "SNIFF_BYTES", 4096)
@@ -185,7 +185,7 @@ def test_one_gbk_line_deep_in_a_utf8_file_is_quarantined_with_its_offset(env, mo
 
 
 def test_a_file_mostly_in_another_encoding_is_rejected_whole_and_counted(env, monkeypatch) -> None:
-    import panorama.connectors.files as files_mod
+    import panorama.ingest.connectors.files as files_mod
 
     monkeypatch.setattr(files_mod, "CSV_BLOCK_BYTES", 4096)
     monkeypatch.setattr(files_mod, "SNIFF_BYTES", 4096)

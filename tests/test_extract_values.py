@@ -8,7 +8,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from panorama.extract import extract_feed
+from panorama.ingest.extract import extract_feed
 
 DS = "2024-03-06"
 PENALTY_YAML = """\

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from panorama.feeds import FeedConfigError, load_feed, load_registry
-from panorama.kinds import KINDS
+from panorama.ingest.feeds import FeedConfigError, load_feed, load_registry
+from panorama.ingest.kinds import KINDS
 from panorama.settings import get_settings
 
 PENALTY = """\

@@ -99,7 +99,7 @@ def bad_bytes(data: bytes, rng: random.Random) -> bytes:
 
 
 def huge_field(data: bytes, rng: random.Random) -> bytes:
-    from panorama.connectors.lines import MAX_FIELD_BYTES
+    from panorama.ingest.connectors.lines import MAX_FIELD_BYTES
 
     body = _body_start(data)
     ends = [i for i in range(body, len(data)) if data[i] == ord("\n")]
@@ -163,7 +163,7 @@ def _prepare(work: Path) -> tuple[Path, Path]:
     import datetime as dt
 
     import yaml
-    from panorama.synth.generate import generate
+    from panorama_dev.synth.generate import generate
 
     base = work / "base"
     generate(base, ENTITIES, SEED, dt.date.fromisoformat(DS), progress=False)
@@ -217,7 +217,7 @@ def _outcome(settings, feed: str) -> dict:
 def _run_case(landing: Path, feeds: Path, work: Path, case: dict) -> dict:
     import shutil
 
-    from panorama.extract import FeedError, extract_feed
+    from panorama.ingest.extract import FeedError, extract_feed
 
     feed, name = case["feed"], case["file"]
     data_dir = work / f"case{case['id']:04d}"
@@ -243,7 +243,7 @@ def _run_case(landing: Path, feeds: Path, work: Path, case: dict) -> dict:
 
 def _clean_rows(landing: Path, feeds: Path, work: Path) -> dict[str, dict[str, int]]:
     """Rows read per file of each feed, uncorrupted."""
-    from panorama.extract import extract_feed
+    from panorama.ingest.extract import extract_feed
 
     rows: dict[str, dict[str, int]] = {}
     for feed in [*FILE_FEEDS, JSON_DOC_FEED]:
@@ -256,7 +256,7 @@ def _clean_rows(landing: Path, feeds: Path, work: Path) -> dict[str, dict[str, i
 
 
 def _cases(landing: Path, feeds: Path, reps: int) -> list[dict]:
-    from panorama.feeds import load_feed
+    from panorama.ingest.feeds import load_feed
 
     rng = random.Random(SEED)
     cases = []
@@ -301,9 +301,9 @@ def race_worker(work: Path, rows: int, runs: int) -> None:
     crashed the process when the stream freed its iconv handle under the running read)."""
     import functools
 
-    import panorama.connectors.files as files_mod
-    from panorama.connectors.transcode import Utf8Stream
-    from panorama.extract import extract_feed
+    import panorama.ingest.connectors.files as files_mod
+    from panorama.ingest.connectors.transcode import Utf8Stream
+    from panorama.ingest.extract import extract_feed
 
     files_mod.CSV_BLOCK_BYTES = 16 << 10
     files_mod.Utf8Stream = functools.partial(Utf8Stream, chunk_bytes=64 << 10)

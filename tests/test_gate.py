@@ -20,10 +20,11 @@ from typing import Any
 
 import duckdb
 import pytest
-from panorama import pipeline, publish, warehouse
-from panorama.audit import AuditFailed, BaselineAcceptance
-from panorama.identity import USCC_CHARSET, is_valid_uscc, make_uscc
-from panorama.pii import find_id_card_numbers, find_mobile_numbers, is_id_card_number
+from panorama import pipeline, warehouse
+from panorama.gate.audit import AuditFailed, BaselineAcceptance
+from panorama.identity.codes import USCC_CHARSET, is_valid_uscc, make_uscc
+from panorama.identity.pii import find_id_card_numbers, find_mobile_numbers, is_id_card_number
+from panorama.serve import publish
 from pipeline_fixtures import (
     DS,
     Published,

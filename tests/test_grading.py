@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from panorama.grading_quality import build_population, build_warehouse, evaluate, format_report
 from panorama.settings import get_settings
+from panorama_dev.quality.grading import build_population, build_warehouse, evaluate, format_report
 from raw_fixtures import write_extra_penalty, write_raw_fixture
 
 pytestmark = pytest.mark.slow

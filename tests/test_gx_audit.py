@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from panorama.gx_audit import GxResult, load_gate_config, run_checkpoint
-from panorama.identity import make_uscc
+from panorama.gate.gx_audit import GxResult, load_gate_config, run_checkpoint
+from panorama.identity.codes import make_uscc
 
 AS_OF = date(2024, 6, 30)
 N_ENTITIES = 120
@@ -448,7 +448,7 @@ def test_missing_table_is_a_failure(tmp_path: Path) -> None:
 def test_pii_sql_scan_agrees_with_python_and_spares_usccs() -> None:
     import random
 
-    from panorama import pii
+    from panorama.identity import pii
 
     rnd = random.Random(20240630)
     ids = []

@@ -1,4 +1,4 @@
-"""panorama.identity against the worked examples of DOMAIN.md and, over a seeded corpus of
+"""panorama.identity.codes against the worked examples of DOMAIN.md and, over a seeded corpus of
 valid and corrupted codes, against python-stdnum and an independent GB 11714 reference.
 
 ``make_corpus`` is also the input of tests/test_identity_sql.py, which holds the dbt macros
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from panorama.identity import (
+from panorama.identity.codes import (
     USCC_CHARSET,
     is_valid_org_code,
     is_valid_regno,
@@ -321,7 +321,7 @@ def test_normalize_code_on_corpus(corpus: list[Case]) -> None:
 
 
 def _reference_org_problem(code: str | None) -> str | None:
-    """GB 11714 written independently of panorama.identity."""
+    """GB 11714 written independently of panorama.identity.codes."""
     if not code:
         return "missing"
     if not re.fullmatch(r"[0-9A-Z]{8}[0-9X]", code):

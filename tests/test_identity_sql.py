@@ -1,5 +1,5 @@
 """The dbt identity macros, compiled by real dbt and run on DuckDB, give row for row the
-answers of panorama.identity on the seeded corpus of tests/test_identity.py.
+answers of panorama.identity.codes on the seeded corpus of tests/test_identity.py.
 
 The macros are copied into two throwaway dbt projects, so the test depends only on
 ``dbt_project/macros/identity``: one as is (DuckDB variants where they exist) and one without
@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from panorama import identity
+from panorama.identity import codes as identity
 from test_identity import Case, make_corpus
 
 VARIANTS = ("duckdb", "portable")
@@ -213,11 +213,11 @@ def test_every_problem_occurs(sql_results: list[tuple]) -> None:
 
 @pytest.mark.slow
 def test_resident_id_macro_matches_python(tmp_path: Path) -> None:
-    """is_resident_id_number (SQL) and panorama.pii.is_resident_id_number agree on ID-shaped
-    values with random provinces, dates (some impossible) and check characters."""
+    """is_resident_id_number (SQL) and panorama.identity.pii.is_resident_id_number agree on
+    ID-shaped values with random provinces, dates (some impossible) and check characters."""
     import random
 
-    from panorama import pii
+    from panorama.identity import pii
 
     rng = random.Random(11643)
     values = []

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-from panorama import pipeline, publish, warehouse
-from panorama.audit import fingerprint
+from panorama import pipeline, warehouse
+from panorama.gate.audit import fingerprint
+from panorama.serve import publish
 from pipeline_fixtures import (
     DS,
     Published,
@@ -143,7 +144,8 @@ def _publish_code(run_id: str, inputs: Path) -> str:
     """The serving half of the publish stage (what swaps files), announcing its start."""
     return (
         "import json, pathlib\n"
-        "from panorama import pipeline, publish\n"
+        "from panorama import pipeline\n"
+        "from panorama.serve import publish\n"
         "from panorama.settings import get_settings\n"
         "s = get_settings()\n"
         f"rdir = pipeline.run_dir(s, {run_id!r})\n"

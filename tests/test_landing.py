@@ -8,8 +8,8 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from panorama.audit import BaselineAcceptance, check_feeds
-from panorama.extract import FeedError, extract_feed
+from panorama.gate.audit import BaselineAcceptance, check_feeds
+from panorama.ingest.extract import FeedError, extract_feed
 
 FEED = "penalty__amr"
 DS1, DS2, DS3 = "2024-03-06", "2024-03-07", "2024-03-08"

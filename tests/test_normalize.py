@@ -6,8 +6,8 @@ import random
 
 import pyarrow as pa
 import pytest
-from panorama.identity import normalize_code
-from panorama.normalize import normalize, reason
+from panorama.identity.codes import normalize_code
+from panorama.ingest.normalize import normalize, reason
 
 FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "excel_serial"]
 
@@ -143,7 +143,7 @@ def test_reason_never_echoes_personal_data() -> None:
 
 
 def test_date_fast_path_agrees_with_the_slow_path() -> None:
-    from panorama.normalize import _dates_fast, _dates_slow
+    from panorama.ingest.normalize import _dates_fast, _dates_slow
 
     rng = random.Random(11)
     pieces = ["2024", "1899", "2101", "2000", "1900", "02", "2", "29", "30", "31", "13", "00", "12"]
@@ -167,7 +167,7 @@ def test_date_fast_path_agrees_with_the_slow_path() -> None:
 
 
 def test_amount_fast_path_agrees_with_the_slow_path() -> None:
-    from panorama.normalize import _amounts_fast, _amounts_slow
+    from panorama.ingest.normalize import _amounts_fast, _amounts_slow
 
     rng = random.Random(12)
     values = [
@@ -187,7 +187,7 @@ def test_amount_fast_path_agrees_with_the_slow_path() -> None:
 def test_trim_check_finds_every_whitespace_at_either_end() -> None:
     """The byte scan that skips ``utf8_trim_whitespace`` misses no value it would change."""
     import pyarrow.compute as pc
-    from panorama.normalize import _WHITESPACE, _needs_trim
+    from panorama.ingest.normalize import _WHITESPACE, _needs_trim
 
     assert not _needs_trim(pa.array(["德州市", "《食品安全法》", "ＡＢ", "a b", "", None]))
     bodies = ["德州", "x", "《法》", "", "a\u3000b"]
@@ -218,7 +218,7 @@ def test_yi_units(raw: str, unit: str, wan: str) -> None:
 
 
 def test_implausible_amounts_are_flagged_with_their_reason() -> None:
-    from panorama.kinds import AmountRange
+    from panorama.ingest.kinds import AmountRange
 
     values = ["0.5", "3000", "3000元", "999.99", "-1", "1亿元", "10000.01万", "1.5亿", "", "x"]
     res = normalize(
@@ -266,7 +266,7 @@ def test_dates_after_the_plausible_maximum() -> None:
 
 def test_control_scan_finds_every_control_character() -> None:
     """The byte scan that skips the regex misses no control character, wherever it sits."""
-    from panorama.normalize import _has_control
+    from panorama.ingest.normalize import _has_control
 
     assert not _has_control(pa.array(["德州\t某某\r\n", "", None, "ＡＢ"]))
     long = "德" * 30_000  # values across the scan's chunk boundaries

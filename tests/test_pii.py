@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from panorama import pii
+from panorama.identity import pii
 
 CASES = [
     ("联系电话13912345678", True),

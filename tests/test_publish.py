@@ -12,7 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from panorama import cli, pipeline, publish, warehouse
+from panorama import cli, pipeline, warehouse
+from panorama.serve import publish
 from panorama.settings import get_settings
 
 
@@ -171,7 +172,7 @@ def test_prune_killed_midway_leaves_no_listed_half_version(data_dir, tmp_path, m
     candidate = make_candidate(tmp_path / "cand2.duckdb", 2)
     code = (
         "import os, pathlib, shutil, signal\n"
-        "from panorama import publish\n"
+        "from panorama.serve import publish\n"
         "from panorama.settings import get_settings\n"
         "def rmtree(path, *args, **kwargs):\n"
         "    # the prune deletes one file of the oldest version, then the process dies\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from panorama.dbt_runner import run_dbt
+from panorama.build.dbt_runner import run_dbt
 from panorama.settings import get_settings
 
 pytestmark = pytest.mark.slow
@@ -23,9 +23,9 @@ DS = "2026-11-24"
 def resolved(tmp_path_factory):
     """The pipeline's own build steps: identity build, matcher, the rest of the build."""
     from panorama import pipeline
-    from panorama.local_platform import extract_all
-    from panorama.resolution_quality import score
-    from panorama.synth import generate
+    from panorama_dev.local_platform import extract_all
+    from panorama_dev.quality.resolution import score
+    from panorama_dev.synth import generate
 
     mp = pytest.MonkeyPatch()
     data = tmp_path_factory.mktemp("resolution") / "data"
@@ -150,7 +150,7 @@ def test_dbt_tests_of_resolution_models_pass(resolved):
 
 
 def test_names_are_compared_without_place_prefix_and_legal_form(tmp_path):
-    from panorama.resolution import _prepare_sql, load_divisions
+    from panorama.build.resolution import _prepare_sql, load_divisions
 
     db = tmp_path / "c.duckdb"
     with duckdb.connect(str(db)) as con:

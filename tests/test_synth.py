@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from panorama import identity
-from panorama.synth import EXCHANGE_JSONL, generate
-from panorama.synth import deliveries as dlv
+from panorama.identity import codes as identity
+from panorama_dev.synth import EXCHANGE_JSONL, generate
+from panorama_dev.synth import deliveries as dlv
 from python_calamine import CalamineWorkbook
 from stdnum.cn import ric, uscc
 
@@ -197,7 +197,7 @@ def test_risk_is_recoverable_from_events(truth) -> None:
     industry_risk = e.industry_code.map(
         {
             i.code: i.risk
-            for i in __import__("panorama.synth.vocab", fromlist=["INDUSTRIES"]).INDUSTRIES
+            for i in __import__("panorama_dev.synth.vocab", fromlist=["INDUSTRIES"]).INDUSTRIES
         }
     )
     score = (
@@ -251,7 +251,7 @@ def test_feed_yaml_files_map_canonical_fields() -> None:
 
 
 def test_feed_yaml_files_validate_with_registry() -> None:
-    feeds = pytest.importorskip("panorama.feeds")
+    feeds = pytest.importorskip("panorama.ingest.feeds")
     registry = feeds.load_registry(FEEDS_DIR)
     assert set(dlv.FEEDS) <= set(registry)
 

@@ -8,8 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
-from panorama.connectors import transcode
-from panorama.connectors.transcode import Utf8Stream, iconv_usable
+from panorama.ingest.connectors import transcode
+from panorama.ingest.connectors.transcode import Utf8Stream, iconv_usable
 
 TEXT = "行政处罚决定书文号,名称\n德市监罚〔2024〕1号,德州市德城区某某餐饮店（个体）\n"
 RARE = "𠀀𪚥〇€"  # GB18030's four-byte range, and a character GBK lacks

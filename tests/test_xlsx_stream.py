@@ -11,12 +11,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from panorama.bench_extract import write_xlsx
-from panorama.connectors import RestartSource
-from panorama.connectors import xlsx as xlsx_mod
-from panorama.connectors.files import ExcelSource
-from panorama.connectors.xlsx import Unsupported, Workbook, _format_kind
-from panorama.feeds import FormatSpec
+from panorama.ingest.connectors import RestartSource
+from panorama.ingest.connectors import xlsx as xlsx_mod
+from panorama.ingest.connectors.files import ExcelSource
+from panorama.ingest.connectors.xlsx import Unsupported, Workbook, _format_kind
+from panorama.ingest.feeds import FormatSpec
+from panorama_dev.bench.extract import write_xlsx
 
 TEXTS = [
     "德州市德城区某某餐饮店",
@@ -92,7 +92,7 @@ def test_openpyxl_workbooks_read_the_same_as_calamine(tmp_path: Path, seed: int)
 
 def test_streaming_writer_workbook_and_its_batches(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(xlsx_mod, "BLOCK_BYTES", 4096)  # many blocks, rows cut across them
-    monkeypatch.setattr("panorama.connectors.files.BATCH_ROWS", 100)
+    monkeypatch.setattr("panorama.ingest.connectors.files.BATCH_ROWS", 100)
     p = tmp_path / "b.xlsx"
     write_xlsx(p, 1000)
     columns, rows, firsts = both(p)
@@ -131,7 +131,7 @@ def test_unsupported_sheet_falls_back_to_calamine(tmp_path: Path, monkeypatch) -
     assert rows[0]["日期"] == "2024-03-05" and rows[-1]["日期"] == "2024-03-05 14:30:00"
     # Found only after rows were handed out: the source asks to be read again, with calamine.
     monkeypatch.setattr(xlsx_mod, "BLOCK_BYTES", 512)
-    monkeypatch.setattr("panorama.connectors.files.BATCH_ROWS", 1)
+    monkeypatch.setattr("panorama.ingest.connectors.files.BATCH_ROWS", 1)
     src = ExcelSource("t.xlsx", path=p, fmt=FormatSpec(type="excel"))
     with pytest.raises(RestartSource):
         list(src.batches())
@@ -153,7 +153,7 @@ def test_number_formats() -> None:
 
 
 def test_inline_strings_with_entities_and_line_breaks(tmp_path: Path, monkeypatch) -> None:
-    import panorama.bench_extract as bench
+    import panorama_dev.bench.extract as bench
 
     values = ["a & b", "<标签>", 'say "hi"', "两行\n文本", "  空格 ", "&amp; literally", "&#20013;"]
 
@@ -224,7 +224,7 @@ def test_rich_phonetic_and_empty_shared_strings(tmp_path: Path) -> None:
 
 
 def test_blocks_of_empty_rows_are_skipped(tmp_path: Path, monkeypatch) -> None:
-    import panorama.bench_extract as bench
+    import panorama_dev.bench.extract as bench
 
     def rows(n: int, seed: int = 0):
         for i in range(n):  # a row of values, 200 of cells holding only spaces, values again

@@ -1,13 +1,15 @@
-"""Command line: ``python -m panorama <command>`` (the Makefile wraps the common ones).
+"""The ``panorama`` command (also ``python -m panorama``); the Makefile wraps the common ones.
 
-demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
-generate    write synthetic department deliveries and their ground truth
+Operations on a deployment:
+
 extract     land one feed for a logical date (what the DAG's extract task does)
-airflow     start a local Airflow (UI + scheduler) on these DAGs; Ctrl-C stops it all
 status      what is published: version, tables and row counts
 versions    kept publications
 rollback    serve a kept version again
-bench       benchmarks (extract)
+
+Development commands (demo, generate, airflow, bench, quality) come from the
+``panorama.commands`` entry points that the development package registers; a deployment
+without it lists only the commands above.
 """
 
 from __future__ import annotations
@@ -16,160 +18,32 @@ import argparse
 import json
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 from datetime import date, timedelta
-from pathlib import Path
+from importlib.metadata import entry_points
 
 from panorama.settings import get_settings
 
 DEFAULT_SEED = 20240101
+COMMAND_GROUP = "panorama.commands"
 
 
-def _default_ds() -> str:
+def default_ds() -> str:
+    """The logical date a command uses when none is given: PANORAMA_DS, else yesterday."""
     return os.environ.get("PANORAMA_DS") or (date.today() - timedelta(days=1)).isoformat()
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from panorama.synth import generate
-
-    settings = get_settings()
-    out = Path(args.out) if args.out else settings.data_dir
-    summary = generate(
-        out, entities=args.entities, seed=args.seed, as_of=date.fromisoformat(args.date)
-    )
-    print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-    return 0
-
-
-def run_dag_once(ds: str, log_path: Path, conf: dict | None = None) -> tuple[int, list]:
-    """Run credit_panorama for ``ds`` through Airflow with the demo exchange platform up."""
-    from panorama import airflow_env as af
-    from panorama.local_platform import exchange_platform
-
-    settings = get_settings()
-    with exchange_platform(settings):
-        env = af.airflow_env(settings)
-        proc = af.dags_test("credit_panorama", ds, env, log_path=log_path, conf=conf)
-    return proc.returncode, af.task_durations(env, "credit_panorama", ds)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from panorama import warehouse
-    from panorama.local_platform import ensure_generated
-
-    settings = get_settings()
-    ds = args.date
-    started = time.monotonic()
-    print(f"demo deliveries: {args.entities:,} entities, seed {args.seed}, as of {ds}")
-    t0 = time.monotonic()
-    if ensure_generated(settings.data_dir, args.entities, args.seed, ds):
-        print(f"  generated in {time.monotonic() - t0:.1f}s into {settings.landing_dir}")
-    else:
-        print(f"  already in {settings.landing_dir}")
-    log_path = settings.data_dir / "logs" / f"credit_panorama_{ds}.log"
-    print(f"running DAG credit_panorama for {ds} through Airflow (log: {log_path}) ...")
-    code, durations = run_dag_once(ds, log_path)
-    for task_id, map_index, seconds in durations:
-        label = task_id if map_index < 0 else f"{task_id}[{map_index}]"
-        print(f"  {label:<28} {seconds:7.1f}s")
-    if code != 0:
-        print(f"the DAG run failed (exit {code}); see {log_path}", file=sys.stderr)
-        _print_tail(log_path)
-        return code
-    _print_accounting(settings)
-    print(f"\nserving file: {settings.serving_path}")
-    for table, n in warehouse.table_counts(settings.serving_path).items():
-        print(f"  {table:<45} {n:>10,}")
-    print(f"public dataset: {settings.public_path}")
-    print(f"total wall time {time.monotonic() - started:.1f}s")
-    return 0
-
-
-def _print_accounting(settings) -> None:
-    """Rows read = kept + quarantined (+ rows of files rejected whole), per feed, from the
-    published load manifests."""
-    from panorama import publish
-
-    manifest = publish.current_manifest(settings) or {}
-    print(
-        f"\n  {'feed':<28} {'read':>10} {'kept':>10} {'quarantined':>12} "
-        f"{'files rejected':>15} {'their rows':>10} {'fields nulled':>14}"
-    )
-    for m in manifest.get("inputs", []):
-        t = m["totals"]
-        rejected = t.get("rows_rejected", 0)
-        balanced = t["rows_read"] == t["rows_kept"] + t["rows_quarantined"] + rejected
-        ok = "" if balanced else "  MISMATCH"
-        print(
-            f"  {m['feed']:<28} {t['rows_read']:>10,} {t['rows_kept']:>10,} "
-            f"{t['rows_quarantined']:>12,} {t['files_rejected']:>15} {rejected:>10,} "
-            f"{t.get('fields_nulled', 0):>14,}{ok}"
-        )
-    print(f"  quarantine: {settings.quarantine_dir}")
-
-
-def _print_tail(path: Path, lines: int = 40) -> None:
-    if path.exists():
-        print(
-            "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]),
-            file=sys.stderr,
-        )
-
-
 def cmd_extract(args: argparse.Namespace) -> int:
-    from panorama.extract import extract_feed
+    from panorama.ingest.extract import extract_feed
 
     manifest = extract_feed(args.feed, args.date)
     print(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2, default=str))
     return 0
 
 
-def cmd_airflow(args: argparse.Namespace) -> int:
-    """``airflow standalone`` in its own process group, stopped as a whole on Ctrl-C."""
-    from panorama import airflow_env as af
-
-    env = af.airflow_env()
-    env["AIRFLOW__API__PORT"] = str(args.port)
-    env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # a local tool: not on every interface
-    af.ensure_db(env)
-    # Ctrl-C or a SIGTERM to this process stops the whole standalone process group.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    proc = subprocess.Popen([af.airflow_bin(), "standalone"], env=env, start_new_session=True)
-    home = Path(env["AIRFLOW_HOME"])
-    print(f"Airflow starting at http://localhost:{args.port} (AIRFLOW_HOME={home})")
-    print(
-        f"login: user 'admin', password in {home / 'simple_auth_manager_passwords.json.generated'}"
-    )
-    print("Ctrl-C stops the API server, scheduler, DAG processor and triggerer together.")
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        return _stop_group(proc)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 15.0) -> int:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return 0
-        try:
-            return proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    return proc.wait()
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    from panorama import publish, warehouse
+    from panorama import warehouse
+    from panorama.serve import publish
 
     settings = get_settings()
     manifest = publish.current_manifest(settings)
@@ -186,7 +60,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from panorama import publish
+    from panorama.serve import publish
 
     settings = get_settings()
     current = (publish.current_manifest(settings) or {}).get("version")
@@ -198,7 +72,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from panorama import publish
+    from panorama.serve import publish
 
     try:
         manifest = publish.rollback(get_settings(), args.to)
@@ -209,49 +83,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Benchmarks live in their own modules, each with its own options."""
-    if args.what == "extract":
-        from panorama.bench_extract import main as bench_extract
-
-        bench_extract(rows=int(args.rest[0]) if args.rest else 1_000_000)
-        return 0
-    from panorama.bench_pipeline import main as bench_pipeline
-
-    return bench_pipeline(args.rest)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m panorama",
+        prog="panorama",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", help="write synthetic department deliveries")
-    g.add_argument("--entities", type=int, default=20_000)
-    g.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    g.add_argument(
-        "--date", default=_default_ds(), help="as-of date of the deliveries (YYYY-MM-DD)"
-    )
-    g.add_argument("--out", help="data dir to write into (default: PANORAMA_DATA_DIR or data/)")
-    g.set_defaults(func=cmd_generate)
-
-    d = sub.add_parser("demo", help="generate demo deliveries and run the DAG through Airflow")
-    d.add_argument("--entities", type=int, default=20_000)
-    d.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    d.add_argument("--date", default=_default_ds(), help="logical date (default: yesterday)")
-    d.set_defaults(func=cmd_demo)
-
-    e = sub.add_parser("extract", help="land one feed")
+    e = sub.add_parser("extract", help="land one feed for a logical date")
     e.add_argument("feed")
-    e.add_argument("--date", default=_default_ds())
+    e.add_argument("--date", default=default_ds())
     e.set_defaults(func=cmd_extract)
-
-    a = sub.add_parser("airflow", help="start a local Airflow on these DAGs")
-    a.add_argument("--port", type=int, default=8080)
-    a.set_defaults(func=cmd_airflow)
 
     sub.add_parser("status", help="what is published").set_defaults(func=cmd_status)
     sub.add_parser("versions", help="kept publications").set_defaults(func=cmd_versions)
@@ -259,10 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--to", required=True, help="version name, see `versions`")
     r.set_defaults(func=cmd_rollback)
 
-    b = sub.add_parser("bench", help="benchmarks: extract [ROWS] | pipeline [--entities N ...]")
-    b.add_argument("what", choices=["extract", "pipeline"])
-    b.add_argument("rest", nargs=argparse.REMAINDER)
-    b.set_defaults(func=cmd_bench)
+    for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
+        ep.load()(sub)
     return p
 
 

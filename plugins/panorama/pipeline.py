@@ -1,6 +1,6 @@
 """The stages of one pipeline run, as plain functions the DAG's tasks call.
 
-extract (per feed, see ``panorama.extract``) -> build_identity (dbt: staging and identifier
+extract (per feed, see ``panorama.ingest.extract``) -> build_identity (dbt: staging and identifier
 resolution into a candidate) -> resolve (probabilistic matching) -> build (dbt: the rest) ->
 audit -> publish. Every stage works in the run's own folder ``build/runs/<run>/``; only
 publish touches serving.
@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from panorama import publish as publishing
-from panorama.audit import AuditFailed, BaselineAcceptance, audit_candidate, fingerprint
-from panorama.dbt_runner import RESOLUTION_SUBDIR, run_dbt
+from panorama.build.dbt_runner import RESOLUTION_SUBDIR, run_dbt
+from panorama.gate.audit import AuditFailed, BaselineAcceptance, audit_candidate, fingerprint
+from panorama.serve import publish as publishing
 from panorama.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def build_identity(ds: str, run_id: str, settings: Settings | None = None) -> di
 def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
     """Probabilistic matching (Splink) of the records identifiers could not resolve; the
     trained model is kept with the run."""
-    from panorama.resolution import match_unresolved
+    from panorama.build.resolution import match_unresolved
 
     settings = settings or get_settings()
     return match_unresolved(

@@ -1,0 +1,1 @@
+"""The publication gate: dbt data tests and the Great Expectations checkpoint over a candidate."""

@@ -1,0 +1,280 @@
+"""The publication gate: dbt data tests plus the Great Expectations checkpoint, over a candidate.
+
+The candidate passes only when no error-severity dbt test fails and every expectation holds.
+The report names what failed with a few example keys; it never carries personal data.
+
+A deliberate change (new risk weights, a department re-sending its history) moves row counts or
+grade shares past the band the gate allows against the last publication. The operator then
+accepts that change for one run, with a reason (:class:`BaselineAcceptance`): those comparisons
+still run and are reported, but do not stop the run; the reason goes into the audit and the
+publication manifest. The same goes for a feed that kept rows before and whose delivery for
+this date kept none (``feed_empty``, or ``feed_empty:<feed>`` for one feed): a department that
+really had nothing to report. No other check can be waived.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from panorama.build.dbt_runner import DbtResult, run_dbt
+from panorama.identity.pii import mask_personal_data
+from panorama.settings import Settings
+
+
+def mask_pii(text: str) -> str:
+    """Any ID-card-shaped or mobile-shaped part of ``text`` replaced by a label."""
+    return str(mask_personal_data(text))
+
+
+BASELINE_CHECKS = ("row_count", "grade_shares")
+FEED_EMPTY = "feed_empty"
+_ACCEPTABLE = re.compile(rf"^(?:{'|'.join(BASELINE_CHECKS)}|{FEED_EMPTY}(?::[a-z0-9_]+)?)$")
+
+
+@dataclass(frozen=True)
+class BaselineAcceptance:
+    """Comparisons with the last publication that one run may fail, and why."""
+
+    checks: tuple[str, ...]
+    reason: str
+
+    @classmethod
+    def from_conf(cls, checks: object, reason: object) -> BaselineAcceptance | None:
+        """From a DAG run's conf (``accept_baseline_change``, ``accept_reason``); None if empty."""
+        if not checks:
+            return None
+        items = [checks] if isinstance(checks, str) else list(checks)
+        unknown = [c for c in items if not _ACCEPTABLE.match(str(c))]
+        if unknown:
+            raise ValueError(
+                f"accept_baseline_change: {unknown} unknown; only {list(BASELINE_CHECKS)} "
+                f"(comparisons with the last publication) and {FEED_EMPTY} or "
+                f"{FEED_EMPTY}:<feed> (a feed that kept rows before delivered none) can be accepted"
+            )
+        text = str(reason or "").strip()
+        if len(text) < 10:
+            raise ValueError(
+                "accept_reason: say why the change is expected (at least 10 characters); "
+                "it is kept in the audit and the publication manifest"
+            )
+        return cls(tuple(dict.fromkeys(items)), text)
+
+    def waives_feed(self, feed: str) -> bool:
+        return FEED_EMPTY in self.checks or f"{FEED_EMPTY}:{feed}" in self.checks
+
+
+def _landed_totals(manifest: dict) -> dict:
+    """The accounting of what a date holds (a failed load kept the date's previous manifest)."""
+    if manifest.get("status") == "failed":
+        manifest = manifest.get("previous") or {}
+    return manifest.get("totals") or {}
+
+
+def empty_feeds(manifests_dir: Path, ds: str) -> list[dict[str, Any]]:
+    """Feeds whose load for ``ds`` took files but kept no row, while an earlier load of the same
+    feed kept rows (from the load manifests). A date without any file for a feed is no delivery
+    (weekly feeds, nothing new) and is not reported here."""
+    out = []
+    for path in sorted(manifests_dir.glob(f"*/load_date={ds}.json")):
+        current = json.loads(path.read_text(encoding="utf-8"))
+        totals = _landed_totals(current)
+        if not totals.get("files") or totals.get("rows_kept", 0) > 0:
+            continue
+        feed = path.parent.name
+        earlier = sorted(path.parent.glob("load_date=*.json"), reverse=True)
+        for prev_path in earlier:
+            prev_ds = prev_path.stem.removeprefix("load_date=")
+            if prev_ds >= ds:
+                continue
+            prev = _landed_totals(json.loads(prev_path.read_text(encoding="utf-8")))
+            if prev.get("rows_kept", 0) > 0:
+                out.append(
+                    {
+                        "check": FEED_EMPTY,
+                        "feed": feed,
+                        "message": (
+                            f"feed {feed} delivered {totals['files']} file(s) for {ds} and no "
+                            f"row was kept ({totals.get('files_rejected', 0)} file(s) rejected, "
+                            f"{totals.get('rows_quarantined', 0)} row(s) quarantined); its last "
+                            f"load with rows, {prev_ds}, kept {prev['rows_kept']}"
+                        ),
+                        "last_load_with_rows": prev_ds,
+                    }
+                )
+                break
+    return out
+
+
+class AuditFailed(RuntimeError):
+    """The candidate did not pass the gate; the serving file was not touched."""
+
+    def __init__(self, report: AuditReport):
+        self.report = report
+        super().__init__(report.headline())
+
+
+@dataclass
+class AuditReport:
+    run_id: str
+    as_of: str
+    passed: bool
+    seconds: float
+    dbt_summary: dict[str, int] = field(default_factory=dict)
+    dbt_failures: list[dict[str, Any]] = field(default_factory=list)
+    gx: dict[str, Any] = field(default_factory=dict)
+    # which file was audited: publish refuses a candidate changed after its audit
+    candidate: dict[str, Any] = field(default_factory=dict)
+    # comparisons with the last publication accepted for this run: checks, reason, and the
+    # failures they let through
+    accepted: dict[str, Any] | None = None
+    # feeds that kept rows before and whose delivery for this date kept none (load manifests)
+    empty_feeds: list[dict[str, Any]] = field(default_factory=list)
+
+    def headline(self) -> str:
+        if self.passed:
+            line = f"audit passed ({self.dbt_summary}, GX {self.gx.get('statistics', {})})"
+            if self.accepted and self.accepted.get("waived"):
+                waived = "; ".join(f["message"] for f in self.accepted["waived"])
+                line += f"; accepted ({self.accepted['reason']}): {waived}"
+            return line
+        lines = ["audit FAILED: candidate not published"]
+        for f in self.empty_feeds:
+            if not f.get("waived"):
+                lines.append(f"  {f['message']} (accept with {FEED_EMPTY}:{f['feed']})")
+        for f in self.dbt_failures:
+            lines.append(f"  dbt {f['test']}: {f['message']} examples={f.get('examples', [])}")
+        for f in self.gx.get("failures", []):
+            lines.append(
+                f"  GX {f.get('table')} {f.get('expectation')} {f.get('column') or ''}: "
+                f"{f.get('message')} examples={f.get('examples', [])}"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _failure_examples(db_path: Path, relation: str | None, limit: int = 5) -> list[str]:
+    """A few rows of a stored test failure, rendered short and masked."""
+    if not relation:
+        return []
+    from panorama import warehouse
+
+    try:
+        rows = warehouse.query(db_path, f"select * from {relation} limit {limit}")
+    except Exception as exc:  # the relation may be absent when the test errored before storing
+        return [f"(no stored failures: {type(exc).__name__})"]
+    return [mask_pii("|".join("" if v is None else str(v) for v in row))[:200] for row in rows]
+
+
+def _dbt_failures(result: DbtResult, db_path: Path, target_dir: Path) -> list[dict[str, Any]]:
+    relations = _failure_relations(target_dir)
+    failures = []
+    for node in result.failed_nodes():
+        if node.resource_type not in ("test", "unit_test"):
+            continue
+        failures.append(
+            {
+                "test": node.unique_id,
+                "message": mask_pii(node.message or ""),
+                "failures": node.failures,
+                "examples": _failure_examples(db_path, relations.get(node.unique_id)),
+            }
+        )
+    if not result.success and not failures:
+        failures.append(
+            {"test": "dbt test", "message": mask_pii(result.log_tail[-2000:]), "failures": None}
+        )
+    return failures
+
+
+def _failure_relations(target_dir: Path) -> dict[str, str]:
+    """unique_id -> relation holding stored failures (from run_results.json)."""
+    path = target_dir / "run_results.json"
+    if not path.exists():
+        return {}
+    out = {}
+    for r in json.loads(path.read_text(encoding="utf-8")).get("results", []):
+        rel = r.get("relation_name")
+        if rel:
+            out[r["unique_id"]] = rel
+    return out
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """Identity of a candidate file as audited (size and modification time, nanoseconds)."""
+    st = path.stat()
+    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def check_feeds(
+    manifests_dir: Path, as_of: str, accept: BaselineAcceptance | None = None
+) -> list[dict[str, Any]]:
+    """:func:`empty_feeds` for this date, each marked ``waived`` when the run accepted it; an
+    empty feed that is not waived fails the audit."""
+    feeds = empty_feeds(manifests_dir, as_of)
+    for f in feeds:
+        f["waived"] = bool(accept and accept.waives_feed(f["feed"]))
+    return feeds
+
+
+def audit_candidate(
+    settings: Settings,
+    candidate: Path,
+    run_dir: Path,
+    as_of: str,
+    run_id: str,
+    baseline: dict | None,
+    accept: BaselineAcceptance | None = None,
+) -> AuditReport:
+    """Run dbt data tests (storing failures) and the GX checkpoint; write ``audit.json``."""
+    from panorama.gate.gx_audit import run_checkpoint
+
+    started = time.monotonic()
+    dbt = run_dbt(
+        ["test", "--store-failures", "--exclude-resource-type", "unit_test"],
+        settings=settings,
+        db_path=candidate,
+        run_dir=run_dir,
+        as_of=as_of,
+        run_id=run_id,
+    )
+    dbt_failures = _dbt_failures(dbt, candidate, run_dir / "dbt_target")
+    gx = run_checkpoint(
+        candidate,
+        as_of=date.fromisoformat(as_of),
+        run_id=run_id,
+        docs_dir=run_dir / "gx_docs",
+        baseline=baseline,
+    )
+    audited = fingerprint(candidate)  # after dbt stored its test failures in the file
+    waived = [f for f in gx.failures if accept and f.get("baseline") in accept.checks]
+    gx_passed = len(waived) == len(gx.failures)
+    feeds = check_feeds(settings.manifests_dir, as_of, accept)
+    waived += [f for f in feeds if f["waived"]]
+    report = AuditReport(
+        run_id=run_id,
+        as_of=as_of,
+        passed=dbt.success and not dbt_failures and gx_passed and all(f["waived"] for f in feeds),
+        seconds=round(time.monotonic() - started, 2),
+        dbt_summary=dbt.summary(),
+        dbt_failures=dbt_failures,
+        gx=gx.to_dict(),
+        candidate=audited,
+        accepted=(
+            {"checks": list(accept.checks), "reason": accept.reason, "waived": waived}
+            if accept
+            else None
+        ),
+        empty_feeds=feeds,
+    )
+    (run_dir / "audit.json").write_text(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    return report

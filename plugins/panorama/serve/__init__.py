@@ -1,0 +1,1 @@
+"""Serve: atomic publication of an audited candidate, kept versions and rollback."""

@@ -1,9 +1,0 @@
-"""Synthetic Dezhou market entities and the deliveries departments send about them.
-
-``generate`` writes every feed's landing files and the ground truth that tests score against.
-"""
-
-from panorama.synth.deliveries import EXCHANGE_JSONL
-from panorama.synth.generate import generate
-
-__all__ = ["EXCHANGE_JSONL", "generate"]

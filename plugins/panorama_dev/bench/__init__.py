@@ -1,0 +1,1 @@
+"""Benchmarks: extraction per format, the pipeline stage by stage, entity resolution."""

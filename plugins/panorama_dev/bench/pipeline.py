@@ -1,0 +1,99 @@
+"""Benchmark of the whole pipeline on a generated population: each stage timed on its own.
+
+    python -m panorama bench pipeline --entities 1000000 --runs 1
+
+generate -> extract (every feed, in this process) -> build (build_identity + resolve (Splink) +
+the rest of the dbt build) -> audit (dbt test + GX checkpoint) -> publish. The stages after
+extract run ``--runs`` times on the same raw zone (each run copies the previous publication, as
+the DAG does); medians are reported with the audit/build ratio (the gate's target: <= 20 %).
+Figures go to stdout and to ``<dir>/bench_pipeline.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _rss_mib(who: int) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
+def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = fn(*args, **kwargs)
+    return result, round(time.monotonic() - started, 2)
+
+
+def run(entities: int, runs: int, base_dir: Path, seed: int, ds: str) -> dict[str, Any]:
+    from panorama import pipeline, warehouse
+    from panorama.settings import get_settings
+
+    from panorama_dev.local_platform import ensure_generated, extract_all, forget_landed
+
+    settings = dataclasses.replace(get_settings(), data_dir=(base_dir / f"n{entities}").resolve())
+    result: dict[str, Any] = {"entities": entities, "runs": runs, "ds": ds, "seed": seed}
+    generated, seconds = _timed(ensure_generated, settings.data_dir, entities, seed, ds)
+    result["generate_s"] = seconds if generated else "reused"
+    forget_landed(settings.data_dir)  # reused deliveries would land as a no-op: time a landing
+    manifests, result["extract_s"] = _timed(extract_all, settings, ds, "bench")
+    totals = [m["totals"] for m in manifests]
+    result["records_read"] = sum(t["rows_read"] for t in totals)
+    result["records_kept"] = sum(t["rows_kept"] for t in totals)
+    result["extract_rows_per_s"] = round(result["records_read"] / max(result["extract_s"], 1e-9))
+
+    stages: dict[str, list[float]] = {
+        "build_identity": [],
+        "resolve": [],
+        "build_rest": [],
+        "build": [],
+        "audit": [],
+        "publish": [],
+    }
+    for i in range(runs):
+        run_id = f"bench-{i}"
+        _, t1 = _timed(pipeline.build_identity, ds, run_id, settings)
+        _, t2 = _timed(pipeline.resolve, ds, run_id, settings)
+        _, t3 = _timed(pipeline.build, ds, run_id, settings)
+        for name, t in (("build_identity", t1), ("resolve", t2), ("build_rest", t3)):
+            stages[name].append(t)
+        stages["build"].append(round(t1 + t2 + t3, 2))
+        _, t = _timed(pipeline.audit, ds, run_id, settings)
+        stages["audit"].append(t)
+        _, t = _timed(pipeline.publish, ds, run_id, manifests, settings)
+        stages["publish"].append(t)
+        print(f"  run {i + 1}/{runs}: " + ", ".join(f"{k} {v[-1]}s" for k, v in stages.items()))
+    for name, values in stages.items():
+        result[f"{name}_s_median"] = round(statistics.median(values), 2)
+        result[f"{name}_s_all"] = values
+    result["audit_share_of_build"] = round(result["audit_s_median"] / result["build_s_median"], 3)
+    result["serving_mib"] = round(settings.serving_path.stat().st_size / 2**20, 1)
+    result["row_counts"] = warehouse.table_counts(settings.serving_path)
+    result["peak_rss_mib_self"] = _rss_mib(resource.RUSAGE_SELF)
+    result["peak_rss_mib_children"] = _rss_mib(resource.RUSAGE_CHILDREN)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m panorama bench pipeline")
+    p.add_argument("--entities", type=int, nargs="+", default=[100_000])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--seed", type=int, default=20240101)
+    p.add_argument("--date", default="2026-11-25")
+    p.add_argument("--dir", type=Path, default=Path("/tmp/panorama-bench"))
+    args = p.parse_args(argv)
+    report = []
+    for n in args.entities:
+        print(f"pipeline benchmark: {n:,} entities, {args.runs} run(s) of build/audit/publish")
+        r = run(n, args.runs, args.dir, args.seed, args.date)
+        report.append(r)
+        print(json.dumps({k: v for k, v in r.items() if k != "row_counts"}, indent=2))
+    args.dir.mkdir(parents=True, exist_ok=True)
+    (args.dir / "bench_pipeline.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0

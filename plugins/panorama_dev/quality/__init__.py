@@ -1,0 +1,1 @@
+"""Quality scorers against the synthetic ground truth: entity resolution and grading."""
