@@ -248,7 +248,7 @@ def _run_child(fmt: str, workdir: Path, data_dir: Path) -> dict:
     env = dict(os.environ)
     env["PANORAMA_DATA_DIR"] = str(data_dir)
     env["PANORAMA_FEEDS_DIR"] = str(workdir / "feeds")
-    plugins = str(Path(__file__).resolve().parents[1])
+    plugins = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = plugins + os.pathsep + env.get("PYTHONPATH", "")
     code = f"from panorama_dev.bench.extract import _child; _child({fmt!r}, {str(workdir)!r})"
     out_path, err_path = workdir / "child.out", workdir / "child.err"
