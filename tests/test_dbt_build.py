@@ -22,6 +22,7 @@ from panorama import warehouse
 from panorama.identity import pii
 from panorama.ingest.extract import extract_feed
 from panorama.ingest.feeds import FeedSpec
+from panorama.ingest.kinds import KINDS
 from panorama.settings import PROJECT_ROOT, Settings
 from raw_fixtures import (
     KIND_FIELDS,
@@ -118,7 +119,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     write_extra_penalty(raw, ds2, fx["uscc"]["E01"], fx["names"]["E01"], "德市监罚〔2026〕99号")
     totals = _redeliver_registration(tmp, fx["ds"], ds2, fx["uscc"]["E09"])
     _dbt_build(tmp, db, raw, ds2, "run2")
-    return {**fx, "db1": first, "db2": db, "ds2": ds2, "redelivery": totals}
+    manifest = json.loads((tmp / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+    return {**fx, "db1": first, "db2": db, "ds2": ds2, "redelivery": totals, "manifest": manifest}
 
 
 def test_every_layer_is_built(built: dict) -> None:
@@ -546,3 +548,52 @@ def test_registration_with_a_bad_date_keeps_its_entity(built: dict) -> None:
     assert _rows(db, "select count(*) from entity.dim_entity")[0][0] == 20
     clean = _rows(db, "select count(*) from staging.stg_raw__penalty where data_issues is not null")
     assert clean == [(0,)]
+
+
+def _models(manifest: dict) -> dict[str, dict]:
+    return {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+
+
+def test_every_model_has_a_primary_key_test(built: dict) -> None:
+    """unique + not_null on one column, or unique_combination on the key columns (the rule
+    of dbt-project-evaluator), for every model of the project."""
+    keyed: dict[str, set[str]] = {}
+    combined: set[str] = set()
+    for node in built["manifest"]["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        model = node.get("attached_node")
+        if node["resource_type"] != "test" or not model:
+            continue
+        if meta.get("name") == "unique_combination":
+            combined.add(model)
+        elif meta.get("name") in ("unique", "not_null"):
+            keyed.setdefault(f"{model}:{node['column_name']}", set()).add(meta["name"])
+    with_key = combined | {
+        k.split(":")[0] for k, tests in keyed.items() if tests == {"unique", "not_null"}
+    }
+    missing = sorted(n["name"] for k, n in _models(built["manifest"]).items() if k not in with_key)
+    assert not missing, missing
+
+
+def test_every_source_table_feeds_a_model(built: dict) -> None:
+    """A source read only under a var (the probabilistic matches, off in this build) is still
+    an edge of the DAG, so lineage and selection see it."""
+    manifest = built["manifest"]
+    parents = {p for n in _models(manifest).values() for p in n["depends_on"]["nodes"]}
+    assert set(manifest["sources"]) <= parents, sorted(set(manifest["sources"]) - parents)
+    matches = manifest["nodes"]["model.credit_panorama.stg_resolution__probabilistic_matches"]
+    assert matches["depends_on"]["nodes"] == [
+        "source.credit_panorama.resolution.probabilistic_matches"
+    ]
+
+
+def test_staging_keeps_the_latest_load_of_exactly_the_full_deliveries(built: dict) -> None:
+    """Each kind's staging model on the shared skeleton: latest_load_only where the kind is a
+    full delivery (panorama.kinds), never for an incremental one; every model dedupes."""
+    models = _models(built["manifest"])
+    for kind, spec in KINDS.items():
+        macros = models[f"model.credit_panorama.stg_raw__{kind}"]["depends_on"]["macros"]
+        is_latest_only = "macro.credit_panorama.latest_load_only" in macros
+        assert is_latest_only == (spec.delivery == "full"), kind
+        assert "macro.credit_panorama.dedupe_by_record_id" in macros, kind
+        assert "macro.credit_panorama.record_id" in macros, kind

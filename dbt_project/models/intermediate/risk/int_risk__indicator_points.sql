@@ -10,14 +10,7 @@ with
 
 entity_models as (
 
-    select entity_id, base_risk_model as model_name, 'base' as model_role
-    from {{ ref('int_risk__indicators') }}
-
-    union all
-
-    select entity_id, industry_risk_model, 'industry'
-    from {{ ref('int_risk__indicators') }}
-    where industry_risk_model is not null
+    select * from {{ ref('int_risk__entity_models') }}
 
 ),
 

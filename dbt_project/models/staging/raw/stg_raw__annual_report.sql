@@ -1,3 +1,6 @@
+{#- 年度报告 (annual_report), full delivery: each load is the whole list, only the latest load of
+    each feed counts. Natural key (record_id): the party's code (or name key) and report year
+    (and, known by name only, what was reported). -#}
 with
 
 source as (

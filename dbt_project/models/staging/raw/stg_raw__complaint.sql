@@ -1,4 +1,7 @@
-{#- complainant_phone (personal data) is not carried beyond the raw zone. -#}
+{#- 12315 投诉举报 (complaint), incremental delivery: every load adds records. Natural key
+    (record_id): complaint number.
+
+    complainant_phone (personal data) is not carried beyond the raw zone. -#}
 with
 
 source as (

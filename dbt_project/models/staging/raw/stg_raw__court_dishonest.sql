@@ -1,4 +1,7 @@
-{#- id_code holds an organisation code (company), sometimes a USCC or an old registration
+{#- 失信被执行人 (court_dishonest), full delivery: each load is the whole list, only the latest load
+    of each feed counts. Natural key (record_id): case number and party name key.
+
+    id_code holds an organisation code (company), sometimes a USCC or an old registration
     number, or an ID-card number (natural person: personal data). A valid resident ID number is
     a person's even when it also passes the USCC check. The ID-card number itself is not
     stored: only a masked form and a keyed hash (person_id_hash, to match the operator's or

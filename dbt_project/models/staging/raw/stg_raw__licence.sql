@@ -1,3 +1,5 @@
+{#- 行政许可 (licence), incremental delivery: every load adds records. Natural key (record_id):
+    decision number, licence number and party name key. -#}
 with
 
 source as (

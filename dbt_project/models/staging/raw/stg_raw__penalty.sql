@@ -1,3 +1,5 @@
+{#- 行政处罚 (penalty), incremental delivery: every load adds records. Natural key (record_id):
+    decision number and party name key. -#}
 with
 
 source as (

@@ -1,3 +1,5 @@
+{#- 登记信息 (registration), full delivery: each load is the whole list, only the latest load of
+    each feed counts. Natural key (record_id): USCC, else registration number, else name. -#}
 with
 
 source as (

@@ -1,3 +1,5 @@
+{#- 变更登记 (registration_change), incremental delivery: every load adds records. Natural key
+    (record_id): the entity's code, change date, item, values before and after. -#}
 with
 
 source as (

@@ -1,3 +1,5 @@
+{#- 双随机抽查结果 (spot_check), incremental delivery: every load adds records. Natural key
+    (record_id): task, the party's code (or name key), check date and inspectors. -#}
 with
 
 source as (

@@ -1,5 +1,8 @@
 {#- Probabilistic matches for records without a usable identifier. Empty (with the same
-    columns) until the matching step is switched on with var use_probabilistic_matches. -#}
+    columns) until the matching step is switched on with var use_probabilistic_matches.
+    The source is read only then, but the lineage edge is declared always (next line), so the
+    DAG, `dbt ls --select source:resolution+` and the docs show it whatever the var. -#}
+-- depends_on: {{ source('resolution', 'probabilistic_matches') }}
 {% if var('use_probabilistic_matches') %}
 
 with
