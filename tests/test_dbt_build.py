@@ -589,7 +589,7 @@ def test_every_source_table_feeds_a_model(built: dict) -> None:
 
 def test_staging_keeps_the_latest_load_of_exactly_the_full_deliveries(built: dict) -> None:
     """Each kind's staging model on the shared skeleton: latest_load_only where the kind is a
-    full delivery (panorama.kinds), never for an incremental one; every model dedupes."""
+    full delivery (panorama.ingest.kinds), never for an incremental one; every model dedupes."""
     models = _models(built["manifest"])
     for kind, spec in KINDS.items():
         macros = models[f"model.credit_panorama.stg_raw__{kind}"]["depends_on"]["macros"]
