@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-from datetime import date, timedelta
 from importlib.metadata import entry_points
 
 from panorama.settings import get_settings
@@ -30,7 +28,7 @@ COMMAND_GROUP = "panorama.commands"
 
 def default_ds() -> str:
     """The logical date a command uses when none is given: PANORAMA_DS, else yesterday."""
-    return os.environ.get("PANORAMA_DS") or (date.today() - timedelta(days=1)).isoformat()
+    return get_settings().logical_date
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -120,6 +120,7 @@ def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str,
         candidate_path(settings, run_id),
         resolution_dir(settings, run_id),
         run_dir(settings, run_id) / "resolution_model",
+        memory_limit=settings.duckdb_memory_limit,
     )
 
 

@@ -2,15 +2,29 @@
 
 Defaults are project-local (``data/`` beside the code); each can be overridden by an
 environment variable so that a real deployment points them elsewhere without code changes.
+This module is the only one that reads them:
+
+- ``PANORAMA_DATA_DIR`` (default ``data/``) and ``PANORAMA_FEEDS_DIR`` (default ``feeds/``);
+- ``PANORAMA_KEEP_VERSIONS``: publications kept under ``serving/versions/`` (default 7);
+- ``PANORAMA_DUCKDB_MEMORY_LIMIT``: DuckDB's memory limit for dbt and the matcher (default 12GB);
+- ``PANORAMA_PERSON_HASH_KEY``: the key of the ID-number hash in the warehouse (dbt falls back to
+  a development key when it is not set);
+- ``PANORAMA_DS``: the logical date a command uses when none is given (default yesterday).
+
+Airflow connections (``AIRFLOW_CONN_*``) are Airflow's: ``ingest/connectors/connection.py``
+reads them through Airflow.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_KEEP_VERSIONS = 7
+DEFAULT_DUCKDB_MEMORY_LIMIT = "12GB"
 
 
 def _path(var: str, default: Path) -> Path:
@@ -18,15 +32,38 @@ def _path(var: str, default: Path) -> Path:
     return Path(value).resolve() if value else default
 
 
+def _positive_int(var: str, default: int) -> int:
+    value = os.environ.get(var)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{var} must be a positive integer, got {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Resolved locations. Build one with :func:`get_settings` (reads the environment each call)."""
+    """Resolved locations and knobs. Build one with :func:`get_settings` (reads the environment
+    each call) at the start of a stage and pass it down."""
 
     project_root: Path
     data_dir: Path
     feeds_dir: Path
     dbt_project_dir: Path
     expectations_dir: Path
+    keep_versions: int = DEFAULT_KEEP_VERSIONS
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    person_hash_key: str | None = field(default=None, repr=False)
+    default_ds: str | None = None
+
+    @property
+    def logical_date(self) -> str:
+        """The date a command uses when none is given: ``PANORAMA_DS``, else yesterday."""
+        return self.default_ds or (date.today() - timedelta(days=1)).isoformat()
 
     @property
     def landing_dir(self) -> Path:
@@ -52,10 +89,6 @@ class Settings:
     def build_dir(self) -> Path:
         """Candidate warehouse files written by dbt; never opened by readers."""
         return self.data_dir / "build"
-
-    @property
-    def candidate_path(self) -> Path:
-        return self.build_dir / "candidate.duckdb"
 
     @property
     def serving_dir(self) -> Path:
@@ -84,4 +117,9 @@ def get_settings() -> Settings:
         feeds_dir=_path("PANORAMA_FEEDS_DIR", PROJECT_ROOT / "feeds"),
         dbt_project_dir=PROJECT_ROOT / "dbt_project",
         expectations_dir=PROJECT_ROOT / "expectations",
+        keep_versions=_positive_int("PANORAMA_KEEP_VERSIONS", DEFAULT_KEEP_VERSIONS),
+        duckdb_memory_limit=os.environ.get("PANORAMA_DUCKDB_MEMORY_LIMIT")
+        or DEFAULT_DUCKDB_MEMORY_LIMIT,
+        person_hash_key=os.environ.get("PANORAMA_PERSON_HASH_KEY") or None,
+        default_ds=os.environ.get("PANORAMA_DS") or None,
     )

@@ -102,7 +102,10 @@ def run_dbt(
         "DO_NOT_TRACK": "1",
         # the probabilistic matcher's output for this run (dbt source `resolution`)
         "PANORAMA_RESOLUTION_DIR": str(run_dir / RESOLUTION_SUBDIR),
+        "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
     }
+    if settings.person_hash_key:
+        env["PANORAMA_PERSON_HASH_KEY"] = settings.person_hash_key
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started

@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from panorama.settings import get_settings
+
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "panorama-resolution"
@@ -471,10 +473,10 @@ def match_unresolved(
     candidate_db, out_dir, model_dir = Path(candidate_db), Path(out_dir), Path(model_dir)
     if not candidate_db.exists():
         raise FileNotFoundError(f"candidate DuckDB file not found: {candidate_db}")
-    if divisions_csv is None:
-        from panorama.settings import get_settings
-
-        divisions_csv = get_settings().dbt_project_dir / "seeds" / "ref_divisions.csv"
+    if divisions_csv is None or memory_limit is None:
+        defaults = get_settings()
+        divisions_csv = divisions_csv or defaults.dbt_project_dir / "seeds" / "ref_divisions.csv"
+        memory_limit = memory_limit or defaults.duckdb_memory_limit
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     mark = started
@@ -488,7 +490,7 @@ def match_unresolved(
     con = duckdb.connect(":memory:")
     con.execute(
         "set memory_limit = "
-        + _sql_str(memory_limit or os.environ.get("PANORAMA_DUCKDB_MEMORY_LIMIT", "12GB"))
+        + _sql_str(memory_limit)
     )
     if threads:
         con.execute(f"set threads = {int(threads)}")

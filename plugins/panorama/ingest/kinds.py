@@ -18,7 +18,6 @@ import pyarrow as pa
 
 FieldType = Literal["text", "code", "date", "amount", "int"]
 Delivery = Literal["incremental", "full"]
-FIELD_TYPES: tuple[str, ...] = ("text", "code", "date", "amount", "int")
 
 #: Lineage columns appended to every raw file, in this order. ``_loaded_at`` is an ISO 8601
 #: UTC timestamp string (``2024-03-05T10:20:30+00:00``); ``_source_row`` is int64.

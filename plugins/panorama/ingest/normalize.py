@@ -93,10 +93,6 @@ def _empty_to_null(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater(pc.binary_length(arr), 0), arr, _NULL)
 
 
-def _blank(arr: pa.Array) -> pa.Array:
-    return pc.fill_null(pc.equal(pc.binary_length(arr), 0), True)
-
-
 def _third_bytes(codepoints: range | list[int], second: int) -> np.ndarray:
     """Which third bytes complete ``EF <second> ..`` to one of ``codepoints`` (U+FF00 block)."""
     table = np.zeros(256, dtype=bool)

@@ -57,10 +57,6 @@ class VersionNotWhole(RuntimeError):
     """A kept version's manifest names files that are not there (or not whole)."""
 
 
-def keep_versions() -> int:
-    return int(os.environ.get("PANORAMA_KEEP_VERSIONS", "7"))
-
-
 @dataclass(frozen=True)
 class Version:
     name: str
@@ -287,7 +283,7 @@ def _switch_to(settings: Settings, version: Version) -> None:
 def _prune(settings: Settings) -> None:
     """Delete the oldest versions beyond the kept number (never the one in place): each leaves
     the listing with one rename before any of its files is deleted."""
-    keep = max(1, keep_versions())
+    keep = settings.keep_versions
     current = _current_version_name(settings)
     versions = list_versions(settings)
     for v in versions[: max(0, len(versions) - keep)]:

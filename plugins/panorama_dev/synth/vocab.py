@@ -1,11 +1,24 @@
 """Fixed vocabularies of the Dezhou-like population: divisions, industries, names, places,
-authorities. Plain data, no randomness."""
+authorities. Plain data, no randomness.
+
+The lists live in ``data/`` beside this module and are read once, at import:
+``divisions.tsv`` and ``industries.tsv`` (one row per division or industry, lists joined by
+``|``), ``words.json`` (name parts, places, complaint texts, inspectors, entity types,
+authorities). Numbers keep their written type (``7`` is an int, ``0.5`` a float), so the
+generator's draws do not change with the storage.
+"""
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
 from panorama.identity.codes import make_uscc
+
+_DATA = resources.files(__package__) / "data"
 
 
 @dataclass(frozen=True)
@@ -16,46 +29,6 @@ class Division:
     weight: float
     towns: tuple[str, ...]
     court: str  # court code in case numbers: 鲁1402
-
-
-DIVISIONS: tuple[Division, ...] = (
-    Division(
-        "371402",
-        "德城区",
-        "德城",
-        0.20,
-        ("新湖街道", "新华街道", "天衢街道", "广川街道", "运河街道", "二屯镇", "黄河涯镇"),
-        "鲁1402",
-    ),
-    Division(
-        "371403", "陵城区", "陵城", 0.08, ("临齐街道", "安德街道", "郑家寨镇", "糜镇"), "鲁1403"
-    ),
-    Division(
-        "371422", "宁津县", "宁津", 0.08, ("宁城街道", "津城街道", "柴胡店镇", "长官镇"), "鲁1422"
-    ),
-    Division("371423", "庆云县", "庆云", 0.05, ("渤海路街道", "常家镇", "尚堂镇"), "鲁1423"),
-    Division(
-        "371424", "临邑县", "临邑", 0.09, ("邢侗街道", "恒源街道", "临邑镇", "孟寺镇"), "鲁1424"
-    ),
-    Division(
-        "371425", "齐河县", "齐河", 0.10, ("晏城街道", "祝阿镇", "表白寺镇", "焦庙镇"), "鲁1425"
-    ),
-    Division(
-        "371426", "平原县", "平原", 0.08, ("龙门街道", "桃园街道", "王凤楼镇", "前曹镇"), "鲁1426"
-    ),
-    Division(
-        "371427", "夏津县", "夏津", 0.08, ("银城街道", "北城街道", "南城镇", "苏留庄镇"), "鲁1427"
-    ),
-    Division(
-        "371428", "武城县", "武城", 0.06, ("广运街道", "武城镇", "老城镇", "鲁权屯镇"), "鲁1428"
-    ),
-    Division(
-        "371481", "乐陵市", "乐陵", 0.10, ("市中街道", "胡家街道", "云红街道", "杨安镇"), "鲁1481"
-    ),
-    Division("371482", "禹城市", "禹城", 0.08, ("市中街道", "伦镇", "房寺镇", "辛店镇"), "鲁1482"),
-)
-DIVISION_BY_CODE = {d.code: d for d in DIVISIONS}
-CITY_CODE = "371400"
 
 
 @dataclass(frozen=True)
@@ -73,740 +46,95 @@ class Industry:
     w_coop: float = 0.0
 
 
-INDUSTRIES: tuple[Industry, ...] = (
-    Industry(
-        "F5212",
-        "超级市场零售",
-        ("超市", "便民超市", "生活超市"),
-        ("商贸", "超市"),
-        food=True,
-        consumer=True,
-        risk=0.15,
-        w_individual=7,
-        w_enterprise=3,
-    ),
-    Industry(
-        "F5213",
-        "便利店零售",
-        ("便利店", "副食店", "小卖部"),
-        ("便利店",),
-        food=True,
-        consumer=True,
-        risk=0.15,
-        w_individual=9,
-        w_enterprise=1,
-    ),
-    Industry(
-        "F5221",
-        "粮油零售",
-        ("粮油店", "粮油门市部"),
-        ("粮油",),
-        food=True,
-        consumer=True,
-        risk=0.1,
-        w_individual=3,
-        w_enterprise=1,
-    ),
-    Industry(
-        "F5223",
-        "果品、蔬菜零售",
-        ("水果店", "蔬菜店", "果蔬店"),
-        ("果蔬",),
-        food=True,
-        consumer=True,
-        risk=0.1,
-        w_individual=5,
-        w_enterprise=0.5,
-    ),
-    Industry(
-        "F5224",
-        "肉、禽、蛋、奶及水产品零售",
-        ("鲜肉店", "肉食店", "水产店"),
-        ("肉类食品",),
-        food=True,
-        consumer=True,
-        risk=0.25,
-        w_individual=4,
-        w_enterprise=0.5,
-    ),
-    Industry(
-        "F5226",
-        "酒、饮料及茶叶零售",
-        ("烟酒店", "茶叶店", "酒行"),
-        ("酒业", "茶业"),
-        food=True,
-        consumer=True,
-        risk=0.15,
-        w_individual=3,
-        w_enterprise=1,
-    ),
-    Industry(
-        "F5232",
-        "服装零售",
-        ("服装店", "服饰店", "童装店"),
-        ("服饰",),
-        consumer=True,
-        risk=0.0,
-        w_individual=6,
-        w_enterprise=1.5,
-    ),
-    Industry(
-        "F5251",
-        "西药零售",
-        ("药店",),
-        ("医药", "大药房"),
-        consumer=True,
-        risk=0.2,
-        w_individual=0.5,
-        w_enterprise=2,
-    ),
-    Industry(
-        "F5265",
-        "机动车燃油零售",
-        ("加油站",),
-        ("石油", "能源"),
-        special_equipment=True,
-        consumer=True,
-        risk=0.3,
-        w_individual=0.2,
-        w_enterprise=1,
-    ),
-    Industry(
-        "F5274",
-        "通信设备零售",
-        ("手机店", "通讯店"),
-        ("通讯器材",),
-        consumer=True,
-        risk=0.05,
-        w_individual=3,
-        w_enterprise=1,
-    ),
-    Industry(
-        "F5281",
-        "五金零售",
-        ("五金店", "五金门市部", "建材五金店"),
-        ("五金",),
-        risk=0.0,
-        w_individual=4,
-        w_enterprise=1.5,
-    ),
-    Industry(
-        "F5121",
-        "米、面制品及食用油批发",
-        ("粮油批发部",),
-        ("粮油贸易", "食品"),
-        food=True,
-        risk=0.15,
-        w_individual=1,
-        w_enterprise=3,
-    ),
-    Industry(
-        "F5123",
-        "果品、蔬菜批发",
-        ("果蔬批发部",),
-        ("农产品", "果蔬贸易"),
-        food=True,
-        risk=0.1,
-        w_individual=1,
-        w_enterprise=2,
-    ),
-    Industry(
-        "F5165",
-        "建材批发",
-        ("建材门市部",),
-        ("建材", "商贸"),
-        risk=0.05,
-        w_individual=2,
-        w_enterprise=5,
-    ),
-    Industry(
-        "H6210",
-        "正餐服务",
-        ("饭店", "家常菜馆", "酒家", "菜馆"),
-        ("餐饮管理", "餐饮"),
-        food=True,
-        consumer=True,
-        risk=0.35,
-        w_individual=8,
-        w_enterprise=3,
-    ),
-    Industry(
-        "H6220",
-        "快餐服务",
-        ("快餐店", "面馆", "水饺馆"),
-        ("快餐", "餐饮"),
-        food=True,
-        consumer=True,
-        risk=0.3,
-        w_individual=6,
-        w_enterprise=1,
-    ),
-    Industry(
-        "H6291",
-        "小吃服务",
-        ("烧烤店", "小吃店", "扒鸡店", "包子铺"),
-        ("小吃",),
-        food=True,
-        consumer=True,
-        risk=0.35,
-        w_individual=7,
-        w_enterprise=0.5,
-    ),
-    Industry(
-        "H6110",
-        "旅游饭店",
-        ("宾馆", "旅馆"),
-        ("酒店管理", "大酒店"),
-        special_equipment=True,
-        consumer=True,
-        risk=0.2,
-        w_individual=1,
-        w_enterprise=1.5,
-    ),
-    Industry(
-        "O8040",
-        "理发及美容服务",
-        ("理发店", "美发店", "美容店"),
-        ("美容美发",),
-        consumer=True,
-        risk=0.15,
-        w_individual=6,
-        w_enterprise=1,
-    ),
-    Industry(
-        "O8111",
-        "汽车修理与维护",
-        ("汽车修理部", "汽修厂", "汽车美容店"),
-        ("汽车服务",),
-        consumer=True,
-        risk=0.15,
-        w_individual=4,
-        w_enterprise=2,
-    ),
-    Industry(
-        "O8051",
-        "洗浴服务",
-        ("浴池", "洗浴中心"),
-        ("洗浴",),
-        special_equipment=True,
-        consumer=True,
-        risk=0.25,
-        w_individual=1,
-        w_enterprise=0.5,
-    ),
-    Industry(
-        "C1312",
-        "小麦加工",
-        ("面粉厂",),
-        ("面业", "粮食加工"),
-        food=True,
-        risk=0.2,
-        w_individual=0.3,
-        w_enterprise=2,
-    ),
-    Industry(
-        "C1411",
-        "糕点、面包制造",
-        ("糕点坊", "面包房"),
-        ("食品",),
-        food=True,
-        consumer=True,
-        risk=0.3,
-        w_individual=1,
-        w_enterprise=1.5,
-    ),
-    Industry(
-        "C1462",
-        "酱油、食醋及类似制品制造",
-        ("酱菜厂",),
-        ("调味品", "酿造"),
-        food=True,
-        risk=0.25,
-        w_individual=0.2,
-        w_enterprise=1.5,
-    ),
-    Industry(
-        "C1711",
-        "棉纺纱加工",
-        ("纺纱厂",),
-        ("纺织", "棉业"),
-        risk=0.15,
-        w_individual=0.2,
-        w_enterprise=3,
-    ),
-    Industry(
-        "C2443",
-        "健身器材制造",
-        ("健身器材厂",),
-        ("体育器材", "健身器材"),
-        risk=0.1,
-        w_individual=0.5,
-        w_enterprise=3,
-    ),
-    Industry(
-        "C3411",
-        "锅炉及辅助设备制造",
-        ("锅炉配件厂",),
-        ("锅炉", "热能设备"),
-        special_equipment=True,
-        risk=0.3,
-        w_individual=0.1,
-        w_enterprise=1,
-    ),
-    Industry(
-        "C3435",
-        "电梯、自动扶梯及升降机制造",
-        ("电梯配件门市部",),
-        ("电梯", "起重设备"),
-        special_equipment=True,
-        risk=0.3,
-        w_individual=0.1,
-        w_enterprise=1,
-    ),
-    Industry(
-        "C3484",
-        "机械零部件加工",
-        ("机械加工部", "机加工厂"),
-        ("机械制造", "机械"),
-        risk=0.1,
-        w_individual=1,
-        w_enterprise=5,
-    ),
-    Industry(
-        "D4511",
-        "天然气生产和供应业",
-        ("燃气供应站",),
-        ("燃气", "天然气"),
-        special_equipment=True,
-        risk=0.3,
-        w_individual=0.05,
-        w_enterprise=0.5,
-    ),
-    Industry(
-        "E4710",
-        "住宅房屋建筑",
-        ("建筑队",),
-        ("建筑工程", "建设工程"),
-        risk=0.2,
-        w_individual=0.5,
-        w_enterprise=6,
-    ),
-    Industry(
-        "G5431",
-        "普通货物道路运输",
-        ("货运部", "物流部"),
-        ("物流", "运输"),
-        risk=0.15,
-        w_individual=2,
-        w_enterprise=4,
-    ),
-    Industry(
-        "I6513",
-        "应用软件开发",
-        ("电脑服务部",),
-        ("网络科技", "信息技术"),
-        risk=-0.3,
-        w_individual=0.5,
-        w_enterprise=3,
-    ),
-    Industry(
-        "K7020",
-        "物业管理",
-        ("物业服务部",),
-        ("物业管理", "物业服务"),
-        special_equipment=True,
-        consumer=True,
-        risk=0.1,
-        w_individual=0.2,
-        w_enterprise=2,
-    ),
-    Industry(
-        "L7243",
-        "社会经济咨询",
-        ("信息咨询部",),
-        ("信息咨询", "企业管理咨询"),
-        risk=-0.1,
-        w_individual=0.5,
-        w_enterprise=3,
-    ),
-    Industry(
-        "A0112",
-        "小麦种植",
-        ("种植园",),
-        ("农业科技",),
-        risk=-0.1,
-        w_individual=0.5,
-        w_enterprise=0.5,
-        w_coop=30,
-    ),
-    Industry(
-        "A0141",
-        "蔬菜种植",
-        ("蔬菜种植园",),
-        ("农业开发",),
-        food=True,
-        risk=0.0,
-        w_individual=0.5,
-        w_enterprise=0.5,
-        w_coop=25,
-    ),
-    Industry(
-        "A0311",
-        "牛的饲养",
-        ("养牛场",),
-        ("牧业",),
-        risk=0.05,
-        w_individual=0.3,
-        w_enterprise=0.3,
-        w_coop=15,
-    ),
-    Industry(
-        "A0313",
-        "猪的饲养",
-        ("养猪场",),
-        ("养殖",),
-        risk=0.1,
-        w_individual=0.5,
-        w_enterprise=0.5,
-        w_coop=15,
-    ),
-    Industry(
-        "A0511",
-        "种子种苗培育活动",
-        ("种子门市部",),
-        ("种业",),
-        risk=0.05,
-        w_individual=0.5,
-        w_enterprise=0.5,
-        w_coop=15,
-    ),
-)
-INDUSTRY_BY_CODE = {i.code: i for i in INDUSTRIES}
-
-COOP_WORDS = {
-    "A0112": "种植",
-    "A0141": "蔬菜种植",
-    "A0311": "养牛",
-    "A0313": "养猪",
-    "A0511": "种植",
-}
-
-# Common Shandong surnames, most frequent first (weights roughly by frequency).
-SURNAMES = (
-    "王",
-    "张",
-    "李",
-    "刘",
-    "孙",
-    "赵",
-    "杨",
-    "陈",
-    "徐",
-    "马",
-    "高",
-    "于",
-    "魏",
-    "董",
-    "郭",
-    "宋",
-    "田",
-    "崔",
-    "孟",
-    "贾",
-    "韩",
-    "曹",
-    "吕",
-    "朱",
-    "任",
-    "冯",
-    "邢",
-    "姜",
-    "许",
-    "周",
-    "吴",
-    "胡",
-    "梁",
-    "袁",
-    "付",
-    "程",
-    "邱",
-    "侯",
-    "卢",
-    "郝",
-)
-SURNAME_WEIGHTS = tuple(1.0 / (1 + i * 0.25) for i in range(len(SURNAMES)))
-GIVEN_MALE = (
-    "伟",
-    "强",
-    "磊",
-    "军",
-    "勇",
-    "杰",
-    "涛",
-    "明",
-    "超",
-    "刚",
-    "辉",
-    "鹏",
-    "飞",
-    "斌",
-    "建国",
-    "建军",
-    "志强",
-    "海涛",
-    "国庆",
-    "永刚",
-    "春生",
-    "立新",
-    "宝山",
-    "德胜",
-    "振华",
-    "文博",
-    "子豪",
-    "浩然",
-    "俊杰",
-    "宇航",
-)
-GIVEN_FEMALE = (
-    "芳",
-    "娜",
-    "敏",
-    "静",
-    "丽",
-    "霞",
-    "红",
-    "燕",
-    "艳",
-    "萍",
-    "秀英",
-    "桂兰",
-    "玉兰",
-    "秀兰",
-    "海燕",
-    "丽娟",
-    "春梅",
-    "晓红",
-    "雪梅",
-    "婷婷",
-    "欣怡",
-    "梦琪",
-)
-SHOP_PREFIXES = (
-    "鑫源",
-    "福满",
-    "惠民",
-    "兴旺",
-    "顺发",
-    "金鼎",
-    "好再来",
-    "老地方",
-    "百姓",
-    "家家乐",
-    "万家",
-    "聚福",
-    "红星",
-    "天天",
-    "旺角",
-    "利民",
-    "新时代",
-    "运河",
-    "金丰",
-    "德福",
-    "味之源",
-    "平安",
-    "阳光",
-    "众鑫",
-)
-BRAND_FIRST = (
-    "恒",
-    "德",
-    "鲁",
-    "华",
-    "金",
-    "宏",
-    "瑞",
-    "鑫",
-    "泰",
-    "康",
-    "天",
-    "众",
-    "盛",
-    "永",
-    "嘉",
-    "博",
-    "宇",
-    "新",
-    "联",
-    "中",
-    "润",
-    "佳",
-    "安",
-    "正",
-    "通",
-    "汇",
-    "隆",
-    "昌",
-    "兴",
-    "达",
-    "晨",
-    "凯",
-    "信",
-    "广",
-    "益",
-    "丰",
-    "海",
-    "齐",
-    "乐",
-    "景",
-)
-BRAND_SECOND = (
-    "信",
-    "旺",
-    "北",
-    "兴",
-    "泰",
-    "达",
-    "丰",
-    "海",
-    "和",
-    "源",
-    "衢",
-    "诚",
-    "邦",
-    "阳",
-    "宇",
-    "晟",
-    "辉",
-    "盛",
-    "业",
-    "发",
-    "润",
-    "科",
-    "创",
-    "远",
-    "成",
-    "力",
-    "顺",
-    "鼎",
-    "祥",
-    "瑞",
-    "基",
-    "诺",
-    "航",
-    "峰",
-    "亿",
-    "坤",
-    "德",
-    "普",
-    "利",
-    "安",
-)
-ROADS = (
-    "东风中路",
-    "东风东路",
-    "湖滨北大道",
-    "三八东路",
-    "天衢西路",
-    "新华路",
-    "解放南大道",
-    "人民路",
-    "建设路",
-    "振华路",
-    "迎宾大道",
-    "中心街",
-    "商贸街",
-    "工业园路",
-    "长河大道",
-    "德兴大道",
-    "董子路",
-    "尚德三路",
-    "崇德五大道",
-    "文化路",
-    "府前街",
-    "兴隆大街",
-)
-VILLAGES = (
-    "王庄村",
-    "李家村",
-    "张官屯村",
-    "刘集村",
-    "后屯村",
-    "前店村",
-    "孙庄村",
-    "大杨村",
-    "马家寨村",
-    "高家村",
-)
-COMPLAINT_CATEGORIES = ("食品安全", "商品质量", "价格", "服务质量", "计量", "虚假宣传", "预付卡")
-COMPLAINT_CONTENT = {
-    "食品安全": (
-        "在该店购买的食品已过保质期",
-        "就餐后出现腹泻，怀疑食材不新鲜",
-        "购买的熟食有异味",
-    ),
-    "商品质量": ("购买的商品使用一周即损坏，商家拒绝退换", "商品与描述不符，要求退货被拒"),
-    "价格": ("结账金额高于标价", "未明码标价，收费不透明"),
-    "服务质量": ("服务态度恶劣", "维修后问题未解决且收取高额费用"),
-    "计量": ("称重缺斤短两", "加油机计量不准"),
-    "虚假宣传": ("宣传有优惠活动，实际结账无优惠", "夸大产品功效"),
-    "预付卡": ("办理会员卡后店铺关门，余额无法退还", "商家拒绝按约定使用预付卡"),
-}
-COMPLAINT_RESULTS = (
-    "调解成功",
-    "调解成功",
-    "调解成功",
-    "调解不成功",
-    "终止调解",
-    "不予受理",
-    "转有关部门处理",
-)
-INSPECTORS = (
-    "张伟",
-    "李娜",
-    "王磊",
-    "刘洋",
-    "孙静",
-    "赵强",
-    "陈敏",
-    "杨帆",
-    "徐明",
-    "马丽",
-    "高峰",
-    "于洋",
-    "魏东",
-    "董梅",
-)
-SPOT_TOPICS = (
-    "食品经营者监督检查",
-    "特种设备安全监督检查",
-    "企业年度报告公示信息检查",
-    "产品质量监督抽查",
-    "价格行为检查",
-    "登记事项检查",
-    "广告发布检查",
-)
-
-ENTERPRISE_TYPES = (
-    ("有限责任公司(自然人投资或控股)", 0.58, "有限公司"),
-    ("有限责任公司(自然人独资)", 0.25, "有限公司"),
-    ("股份有限公司(非上市、自然人投资或控股)", 0.04, "股份有限公司"),
-    ("个人独资企业", 0.13, None),
-)
-INDIVIDUAL_TYPE = "个体工商户"
-COOP_TYPE = "农民专业合作社"
-
-
 @dataclass(frozen=True)
 class Authority:
     name: str
     uscc: str
 
 
+def _rows(name: str) -> list[dict[str, str]]:
+    with (_DATA / name).open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def _number(text: str) -> int | float:
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split("|")) if text else ()
+
+
+def _flag(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError(f"industries.tsv: expected true or false, got {text!r}")
+    return text == "true"
+
+
+def _division(row: dict[str, str]) -> Division:
+    return Division(
+        row["code"],
+        row["name"],
+        row["short"],
+        _number(row["weight"]),
+        _words(row["towns"]),
+        row["court"],
+    )
+
+
+def _industry(row: dict[str, str]) -> Industry:
+    return Industry(
+        row["code"],
+        row["label"],
+        _words(row["shop_words"]),
+        _words(row["company_words"]),
+        food=_flag(row["food"]),
+        special_equipment=_flag(row["special_equipment"]),
+        consumer=_flag(row["consumer"]),
+        risk=_number(row["risk"]),
+        w_individual=_number(row["w_individual"]),
+        w_enterprise=_number(row["w_enterprise"]),
+        w_coop=_number(row["w_coop"]),
+    )
+
+
 def _authority(name: str, division: str, body: str) -> Authority:
     return Authority(name, make_uscc("1", "1", division, body))
 
 
-CITY_AMR = _authority("德州市市场监督管理局", CITY_CODE, "MB285601")
+_W: dict[str, Any] = json.loads((_DATA / "words.json").read_text(encoding="utf-8"))
+
+CITY_CODE = "371400"
+DIVISIONS: tuple[Division, ...] = tuple(_division(r) for r in _rows("divisions.tsv"))
+INDUSTRIES: tuple[Industry, ...] = tuple(_industry(r) for r in _rows("industries.tsv"))
+COOP_WORDS: dict[str, str] = _W["coop_words"]
+
+# Common Shandong surnames, most frequent first (weights roughly by frequency).
+SURNAMES: tuple[str, ...] = tuple(_W["surnames"])
+SURNAME_WEIGHTS = tuple(1.0 / (1 + i * 0.25) for i in range(len(SURNAMES)))
+GIVEN_MALE: tuple[str, ...] = tuple(_W["given_male"])
+GIVEN_FEMALE: tuple[str, ...] = tuple(_W["given_female"])
+SHOP_PREFIXES: tuple[str, ...] = tuple(_W["shop_prefixes"])
+BRAND_FIRST: tuple[str, ...] = tuple(_W["brand_first"])
+BRAND_SECOND: tuple[str, ...] = tuple(_W["brand_second"])
+ROADS: tuple[str, ...] = tuple(_W["roads"])
+VILLAGES: tuple[str, ...] = tuple(_W["villages"])
+COMPLAINT_CATEGORIES: tuple[str, ...] = tuple(_W["complaint_categories"])
+COMPLAINT_CONTENT: dict[str, tuple[str, ...]] = {
+    k: tuple(v) for k, v in _W["complaint_content"].items()
+}
+COMPLAINT_RESULTS: tuple[str, ...] = tuple(_W["complaint_results"])
+INSPECTORS: tuple[str, ...] = tuple(_W["inspectors"])
+SPOT_TOPICS: tuple[str, ...] = tuple(_W["spot_topics"])
+
+# (registered type, share among enterprises, name suffix or None)
+ENTERPRISE_TYPES: tuple[tuple[str, float, str | None], ...] = tuple(
+    (name, share, suffix) for name, share, suffix in _W["enterprise_types"]
+)
+INDIVIDUAL_TYPE: str = _W["individual_type"]
+COOP_TYPE: str = _W["coop_type"]
+
+CITY_AMR = _authority(*_W["authorities"]["city_amr"])
 DIVISION_AMR = {
     d.code: _authority(
         f"德州市{d.name}市场监督管理局" if d.name.endswith("区") else f"{d.name}市场监督管理局",
@@ -815,8 +143,6 @@ DIVISION_AMR = {
     )
     for i, d in enumerate(DIVISIONS)
 }
-ENV_BUREAU = _authority("德州市生态环境局", CITY_CODE, "MB285701")
-EMERGENCY_BUREAU = _authority("德州市应急管理局", CITY_CODE, "MB285801")
-TAX_BUREAU = Authority("国家税务总局德州市税务局", make_uscc("1", "1", CITY_CODE, "MB285901"))
-EXCHANGE_PLATFORM = "德州市公共信用信息平台"
-INTERMEDIATE_COURT = "山东省德州市中级人民法院"
+ENV_BUREAU = _authority(*_W["authorities"]["env_bureau"])
+EMERGENCY_BUREAU = _authority(*_W["authorities"]["emergency_bureau"])
+TAX_BUREAU = _authority(*_W["authorities"]["tax_bureau"])

@@ -1,10 +1,10 @@
 """A paginated JSON API (the city data-exchange platform and the like).
 
 The base URL and the credential come from the Airflow connection ``conn_id`` (login = user,
-password = Bearer token): inside an Airflow task through ``airflow.sdk.BaseHook``, elsewhere from
-``AIRFLOW_CONN_<CONN_ID>`` in URI form (``http://user:token@host:port``), as Airflow itself reads
-connections from the environment. The token goes into the ``Authorization`` header only and is
-never logged or put in an error message.
+password = Bearer token), looked up and parsed by Airflow (``connection.py``): in a task from any
+of Airflow's sources, elsewhere from ``AIRFLOW_CONN_<CONN_ID>`` (``http://user:token@host:port``
+or the JSON form). The token goes into the ``Authorization`` header only and is never logged or
+put in an error message.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +26,7 @@ from panorama.ingest.connectors import (
     TransportError,
     records_to_table,
 )
+from panorama.ingest.connectors.connection import get_connection, http_base_url
 from panorama.ingest.feeds import FeedSpec, HttpTransport
 
 log = logging.getLogger(__name__)
@@ -42,46 +42,10 @@ class Endpoint:
         return f"Endpoint(base_url={self.base_url!r}, login={self.login!r}, token=***)"
 
 
-def _from_parts(scheme: str | None, host: str, port: int | None, login, password) -> Endpoint:
-    if "://" in host:
-        base = host.rstrip("/")
-    else:
-        scheme = scheme if scheme in ("http", "https") else "http"
-        base = f"{scheme}://{host}" + (f":{port}" if port else "")
-    return Endpoint(base, login or None, password or None)
-
-
 def connection_endpoint(conn_id: str) -> Endpoint:
     """Base URL and credential of an Airflow connection (see the module docstring)."""
-    if os.environ.get("AIRFLOW_CTX_DAG_ID"):
-        from airflow.sdk import BaseHook
-
-        conn = BaseHook.get_connection(conn_id)
-        scheme = conn.schema if conn.schema in ("http", "https") else conn.conn_type
-        return _from_parts(scheme, conn.host or "", conn.port, conn.login, conn.password)
-    uri = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    if not uri:
-        raise TransportError(
-            f"connection {conn_id!r} is not defined (set AIRFLOW_CONN_{conn_id.upper()} "
-            "or define it in Airflow)"
-        )
-    if uri.lstrip().startswith("{"):
-        data = json.loads(uri)
-        return _from_parts(
-            data.get("schema") or data.get("conn_type"),
-            data.get("host", ""),
-            data.get("port"),
-            data.get("login"),
-            data.get("password"),
-        )
-    parts = urllib.parse.urlsplit(uri)
-    return _from_parts(
-        parts.scheme.replace("-", "_"),
-        parts.hostname or "",
-        parts.port,
-        urllib.parse.unquote(parts.username) if parts.username else None,
-        urllib.parse.unquote(parts.password) if parts.password else None,
-    )
+    conn = get_connection(conn_id)
+    return Endpoint(http_base_url(conn), conn.login or None, conn.password or None)
 
 
 def _dig(doc: object, path: str | None) -> object:

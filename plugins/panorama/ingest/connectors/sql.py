@@ -1,10 +1,10 @@
 """A database table or query, through SQLAlchemy, streamed in ``fetch_size`` batches.
 
-The URL comes from the Airflow connection ``conn_id`` when it is defined, else from the YAML
-``url`` (``{landing}`` is replaced by the landing dir). A SQLite file is opened read-only: a
-missing one is an error naming it, never an empty database created in its place. Rows come in a
-stable order: ``rowid`` for SQLite tables, the primary key (or every column) otherwise; a query
-is wrapped and ordered by all its columns.
+The URL comes from the Airflow connection ``conn_id`` when it is defined (looked up and parsed
+by Airflow, ``connection.py``), else from the YAML ``url`` (``{landing}`` is replaced by the
+landing dir). A SQLite file is opened read-only: a missing one is an error naming it, never an
+empty database created in its place. Rows come in a stable order: ``rowid`` for SQLite tables,
+the primary key (or every column) otherwise; a query is wrapped and ordered by all its columns.
 """
 
 from __future__ import annotations
@@ -19,29 +19,15 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from panorama.ingest.connectors import Source, SourceBatch, TransportError, to_text
+from panorama.ingest.connectors.connection import find_connection, sqlalchemy_url
 from panorama.ingest.feeds import FeedSpec, SqlTransport
 from panorama.settings import Settings
-
-_DRIVERS = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg"}
 
 
 def connection_url(conn_id: str) -> str | None:
     """SQLAlchemy URL of an Airflow connection, or None when it is not defined."""
-    if os.environ.get("AIRFLOW_CTX_DAG_ID"):
-        from airflow.sdk import BaseHook
-
-        try:
-            conn = BaseHook.get_connection(conn_id)
-        except Exception:  # AirflowNotFoundException: fall back to the YAML url
-            return None
-        uri = conn.get_uri()
-    else:
-        uri = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-        if not uri:
-            return None
-    scheme, sep, rest = uri.partition("://")
-    scheme = scheme.replace("-", "_")
-    return _DRIVERS.get(scheme, scheme) + sep + rest
+    conn = find_connection(conn_id)
+    return None if conn is None else sqlalchemy_url(conn)
 
 
 def _redacted(url: str) -> str:
