@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -167,25 +168,42 @@ def test_webhook_refusing_the_message_is_an_error(data_dir, monkeypatch, webhook
         notify.send({"event": "task_failed"}, get_settings())
 
 
-def test_email_channel_sends_through_the_airflow_connection(data_dir, monkeypatch):
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import asyncore
-        import smtpd
+class _SmtpSink(socketserver.StreamRequestHandler):
+    """Just enough SMTP to take one message: EHLO, MAIL, RCPT, DATA, QUIT."""
 
     received: list[tuple[list[str], bytes]] = []
 
-    class Sink(smtpd.SMTPServer):
-        def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
-            received.append((rcpttos, data))
+    def handle(self) -> None:
+        rcpt: list[str] = []
+        self.wfile.write(b"220 sink ESMTP\r\n")
+        while line := self.rfile.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.wfile.write(b"250 sink\r\n")
+            elif verb == b"RCPT":
+                rcpt.append(line.decode().split(":", 1)[1].strip().strip("<>"))
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == b"DATA":
+                self.wfile.write(b"354 go on\r\n")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk
+                type(self).received.append((rcpt, data))
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
 
-    server = Sink(("127.0.0.1", 0), None, decode_data=False)
-    port = server.socket.getsockname()[1]
-    thread = threading.Thread(target=asyncore.loop, kwargs={"timeout": 0.05}, daemon=True)
+
+def test_email_channel_sends_through_the_airflow_connection(data_dir, monkeypatch):
+    _SmtpSink.received = []
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpSink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        port = server.server_address[1]
         monkeypatch.setenv("AIRFLOW_CONN_PANORAMA_SMTP", f"smtp://127.0.0.1:{port}")
         monkeypatch.setenv("PANORAMA_NOTIFY_CHANNEL", "email")
         monkeypatch.setenv("PANORAMA_NOTIFY_SMTP_CONN_ID", "panorama_smtp")
@@ -195,13 +213,13 @@ def test_email_channel_sends_through_the_airflow_connection(data_dir, monkeypatc
             get_settings(),
         )
     finally:
-        server.close()
-        thread.join(timeout=5)
-    assert len(received) == 1
-    rcpt, data = received[0]
+        server.shutdown()
+        server.server_close()
+    assert len(_SmtpSink.received) == 1
+    rcpt, data = _SmtpSink.received[0]
     assert rcpt == ["ops@example.org"]
     assert b"task_failed: extract" in data
-    assert PLANTED_ID.encode() not in data
+    assert PLANTED_ID.encode() not in data and b"[ID-card number masked]" in data
 
 
 def test_unknown_channel_is_a_clear_error(monkeypatch):
