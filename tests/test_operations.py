@@ -107,6 +107,26 @@ def test_accepted_baseline_comparison_is_not_a_failed_check():
     assert summary["counts"]["failed_checks"] == 2
 
 
+def test_task_message_names_the_event_by_its_exception():
+    from types import SimpleNamespace
+
+    ti = SimpleNamespace(dag_id="credit_panorama", task_id="audit", map_index=-1, try_number=1)
+    from panorama.gate.audit import AuditFailed
+
+    context = {"ti": ti, "run_id": "r1", "ds": SUNDAY, "exception": AuditFailed(_failing_report())}
+    message = notify.task_message(context)
+    assert message["event"] == "gate_stopped" and message["summary"]["counts"]["failed_checks"] == 2
+    assert PLANTED_ID not in json.dumps(message, ensure_ascii=False)
+    context["exception"] = LateDelivery(
+        [{"feed": "f", "expected": SUNDAY, "where": "w", "waited_minutes": 1, "wait_minutes": 1}]
+    )
+    assert notify.task_message(context)["event"] == "late_delivery"
+    context["exception"] = f"Task heartbeat lost ({PLANTED_PHONE})"  # a text from the scheduler
+    message = notify.task_message(context)
+    assert message["event"] == "task_failed"
+    assert message["error"] == "Task heartbeat lost ([phone number masked])"
+
+
 def test_file_channel_appends_one_masked_json_line_per_message(data_dir):
     settings = get_settings()
     assert settings.ops.notify_channel == "file"

@@ -107,6 +107,15 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
+def _error_text(error: object) -> str | None:
+    """``Type: message`` of an exception (a callback run by the scheduler may get a text)."""
+    if error is None:
+        return None
+    if isinstance(error, BaseException):
+        return _short(f"{type(error).__name__}: {error}")
+    return _short(str(error))
+
+
 def task_message(context: dict[str, Any]) -> dict[str, Any]:
     """The notification of a task that failed (after its retries), from its Airflow context."""
     error = context.get("exception")
@@ -122,7 +131,7 @@ def task_message(context: dict[str, Any]) -> dict[str, Any]:
         "task_id": getattr(ti, "task_id", None),
         "map_index": getattr(ti, "map_index", -1),
         "try_number": getattr(ti, "try_number", None),
-        "error": None if error is None else _short(f"{type(error).__name__}: {error}"),
+        "error": _error_text(error),
     }
     if summary is not None:
         message["summary"] = summary
