@@ -113,6 +113,13 @@ def test_runs_have_a_deadline_alert_and_a_timeout(dagbag):
     assert "deadline" in json.dumps(DagSerialization.serialize_dag(dag))
 
 
+def test_run_deadline_can_be_switched_off(monkeypatch):
+    from panorama.ops.runtime import run_deadline
+
+    monkeypatch.setenv("PANORAMA_RUN_DEADLINE_MINUTES", "0")
+    assert run_deadline() is None
+
+
 def test_assets_have_real_file_uris_and_the_reports_dag_consumes_the_serving_one(dagbag):
     from panorama.ops import assets
     from panorama.settings import get_settings
