@@ -13,6 +13,7 @@ import json
 import shutil
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -455,24 +456,56 @@ def test_late_weekly_feed_raises_one_late_delivery_alert(airflow_home, tmp_path)
     assert not (tmp_path / "data" / "build").exists()
 
 
-def test_failed_extract_after_its_retries_gives_one_notification(airflow_home, tmp_path):
-    """A daily feed whose delivery misses a required column fails its extract three times
-    (two retries): one notification. The weekly feed is not due on a Monday: skipped."""
+def _reschedules(airflow_home: dict) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(Path(airflow_home["AIRFLOW_HOME"]) / "airflow.db", timeout=30)
+    try:
+        return con.execute("select count(*) from task_reschedule").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _deliver_after_a_reschedule(airflow_home: dict, path: Path, text: str) -> threading.Thread:
+    """Write the delivery once the sensor has looked, found nothing and rescheduled itself."""
+    before = _reschedules(airflow_home)
+
+    def watch() -> None:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and _reschedules(airflow_home) == before:
+            time.sleep(0.5)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_due_feed_is_waited_for_and_a_failed_extract_notifies_once(airflow_home, tmp_path):
+    """Monday: the daily feed is due and waited for (its delivery arrives while the sensor is
+    rescheduled); the weekly one is not due (skipped). The delivery misses a required column:
+    the extract fails three times (two retries) and sends one notification."""
     feeds = tmp_path / "feeds"
-    _write_feed(feeds, "complaint__daily", "@daily")
+    _write_feed(feeds, "complaint__daily", "@daily", "arrival: {wait_minutes: 2}")
     _write_feed(feeds, "complaint__weekly", "@weekly", "arrival: {wait_minutes: 0}")
-    folder = tmp_path / "data" / "landing" / "complaint__daily"
-    folder.mkdir(parents=True)
-    (folder / "d.jsonl").write_text(
-        json.dumps({"tsbh": "T1", "btsr_mc": "某店", "tsr_dh": PLANTED_PHONE}) + "\n",
-        encoding="utf-8",
-    )
+    before = _reschedules(airflow_home)
+    delivery = tmp_path / "data" / "landing" / "complaint__daily" / "d.jsonl"
+    row = {"tsbh": "T1", "btsr_mc": "某店", "tsr_dh": PLANTED_PHONE}
+    watcher = _deliver_after_a_reschedule(airflow_home, delivery, json.dumps(row) + "\n")
     code, notes, log = _dags_test(
-        airflow_home, tmp_path, "credit_panorama", MONDAY, PANORAMA_RETRY_DELAY_SECONDS="0"
+        airflow_home,
+        tmp_path,
+        "credit_panorama",
+        MONDAY,
+        PANORAMA_RETRY_DELAY_SECONDS="0",
+        PANORAMA_DELIVERY_POKE_SECONDS="1",
     )
+    watcher.join(timeout=5)
     assert code != 0, log[-3000:]
+    assert _reschedules(airflow_home) > before  # it waited, holding no slot
     (message,) = _lines(notes)
-    assert message["event"] == "task_failed"
+    assert message["event"] == "task_failed", message
     assert message["task_id"] == "extract" and message["try_number"] == 3
     assert "FeedError" in message["error"] and PLANTED_PHONE not in json.dumps(message)
     manifests = tmp_path / "data" / "manifests"
