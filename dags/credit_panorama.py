@@ -37,7 +37,10 @@ DOC = """
    this date kept none also stops the run, unless accepted with `feed_empty:<feed>`.
 4. **publish** — atomic replace of `data/serving/panorama.duckdb` and `public.duckdb`, Parquet
    exports, dbt docs, a manifest; the last versions are kept for rollback
-   (`credit_panorama_rollback`).
+   (`credit_panorama_rollback`); `credit_panorama_reports` runs on the published asset.
+
+Every task has a time limit and sends one notification when it fails for good (a stopped gate
+with its summary, a late delivery with the feeds); see the README, "Operating".
 """
 
 

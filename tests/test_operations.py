@@ -507,6 +507,7 @@ def test_a_due_feed_is_waited_for_and_a_failed_extract_notifies_once(airflow_hom
     (message,) = _lines(notes)
     assert message["event"] == "task_failed", message
     assert message["task_id"] == "extract" and message["try_number"] == 3
+    assert message["map_label"] == "complaint__daily"
     assert "FeedError" in message["error"] and PLANTED_PHONE not in json.dumps(message)
     manifests = tmp_path / "data" / "manifests"
     assert sorted(p.name for p in manifests.iterdir()) == ["complaint__daily"]

@@ -28,6 +28,12 @@ LATE_DELIVERY = "late_delivery"
 RUN_DEADLINE_MISSED = "run_deadline_missed"
 MAX_TEXT = 2000
 MAX_EXAMPLES = 3
+GX_COUNTS = (
+    "evaluated_expectations",
+    "successful_expectations",
+    "unsuccessful_expectations",
+    "tables_missing",
+)
 
 
 class NotificationError(RuntimeError):
@@ -85,7 +91,7 @@ def gate_summary(report: Any) -> dict[str, Any]:
             "counts": {
                 "failed_checks": len(failed),
                 "dbt": data.get("dbt_summary") or {},
-                "gx": gx.get("statistics") or {},
+                "gx": {k: v for k, v in (gx.get("statistics") or {}).items() if k in GX_COUNTS},
             },
         }
     )
@@ -130,6 +136,8 @@ def task_message(context: dict[str, Any]) -> dict[str, Any]:
         "logical_date": context.get("ds"),
         "task_id": getattr(ti, "task_id", None),
         "map_index": getattr(ti, "map_index", -1),
+        # a mapped task's label, e.g. the feed of an extract
+        "map_label": getattr(ti, "rendered_map_index", None) or context.get("feed_name"),
         "try_number": getattr(ti, "try_number", None),
         "error": _error_text(error),
     }
