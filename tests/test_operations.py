@@ -531,13 +531,15 @@ def test_stopped_gate_gives_one_notification_with_its_summary(airflow_home, tmp_
 # --------------------------------------------------------------------------- the reports
 
 
-def test_regulator_report_reads_the_serving_file_and_writes_counts(data_dir):
+def test_reports_dag_reads_the_serving_file_and_writes_counts(airflow_home, tmp_path):
+    """credit_panorama_reports, run through Airflow on a tiny serving file: counts only,
+    the serving file untouched, the same bytes when run again."""
     import duckdb
     from panorama.serve.reports import write_regulator_report
 
-    settings = get_settings()
-    settings.serving_dir.mkdir(parents=True)
-    con = duckdb.connect(str(settings.serving_path))
+    serving = tmp_path / "data" / "serving"
+    serving.mkdir(parents=True)
+    con = duckdb.connect(str(serving / "panorama.duckdb"))
     con.execute("create schema risk")
     con.execute(
         "create table risk.fct_risk_grade as select * from (values "
@@ -548,16 +550,24 @@ def test_regulator_report_reads_the_serving_file_and_writes_counts(data_dir):
         "('E2', 'down')) t(entity_id, direction)"
     )
     con.close()
-    (settings.serving_dir / "manifest.json").write_text(
+    (serving / "manifest.json").write_text(
         json.dumps({"version": "v0001_2026-11-22", "logical_date": SUNDAY}), encoding="utf-8"
     )
-    before = settings.serving_path.read_bytes()
-    first = write_regulator_report(settings)
-    assert first["grade_counts"] == {"A": 2, "B": 1} and first["entities"] == 3
-    assert first["grade_changes"] == {"down": 1}
-    folder = settings.reports_dir / "v0001_2026-11-22"
+    before = (serving / "panorama.duckdb").read_bytes()
+    code, notes, log = _dags_test(airflow_home, tmp_path, "credit_panorama_reports", SUNDAY)
+    assert code == 0, log[-3000:]
+    assert not notes.exists()
+    folder = tmp_path / "data" / "reports" / "v0001_2026-11-22"
     assert (folder / "grade_counts.csv").read_text(encoding="utf-8") == "grade,entities\nA,2\nB,1\n"
+    report = json.loads((folder / "regulator_report.json").read_text(encoding="utf-8"))
+    assert report["grade_counts"] == {"A": 2, "B": 1} and report["entities"] == 3
+    assert report["grade_changes"] == {"down": 1}
     written = (folder / "regulator_report.json").read_bytes()
-    write_regulator_report(settings)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PANORAMA_DATA_DIR", str(tmp_path / "data"))
+    try:
+        write_regulator_report(get_settings())
+    finally:
+        mp.undo()
     assert (folder / "regulator_report.json").read_bytes() == written  # deterministic
-    assert settings.serving_path.read_bytes() == before  # read-only
+    assert (serving / "panorama.duckdb").read_bytes() == before  # read-only
