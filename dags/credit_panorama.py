@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
+from airflow.sdk import Param, PokeReturnValue, dag, get_current_context, task
+from panorama.ops import assets
+from panorama.ops.runtime import default_args, run_deadline, run_timeout, task_timeout
+from panorama.settings import get_settings
 
-RAW_FEEDS = AssetAlias("panorama-raw-feeds")
-SERVING = Asset(name="panorama-serving", uri="file:///panorama/serving/panorama.duckdb")
-PUBLIC = Asset(name="panorama-public", uri="file:///panorama/serving/public.duckdb")
+SETTINGS = get_settings()
+RAW_FEEDS = assets.raw_feeds_alias()
+SERVING = assets.serving(SETTINGS)
+PUBLIC = assets.public(SETTINGS)
 
 DOC = """
 ### 市场主体信用全景画像 · credit panorama
 
-1. **extract** — one mapped task per department feed (`feeds/*.yaml`): raw Parquet with lineage,
+1. **list_feeds → wait_for_deliveries → extract** — the feeds due on the date (their
+   `schedule`), a wait for the deliveries of those with an `arrival` block (a late one fails
+   the run with `LateDelivery`), then one mapped task per due feed: raw Parquet with lineage,
    quarantine with reasons, a load manifest. A failing feed fails its own task only; nothing is
    built or published from an incomplete set of inputs.
 2. **build_identity → resolve → build** — `dbt build` into a *candidate* DuckDB file (a copy of
@@ -31,7 +37,10 @@ DOC = """
    this date kept none also stops the run, unless accepted with `feed_empty:<feed>`.
 4. **publish** — atomic replace of `data/serving/panorama.duckdb` and `public.duckdb`, Parquet
    exports, dbt docs, a manifest; the last versions are kept for rollback
-   (`credit_panorama_rollback`).
+   (`credit_panorama_rollback`); `credit_panorama_reports` runs on the published asset.
+
+Every task has a time limit and sends one notification when it fails for good (a stopped gate
+with its summary, a late delivery with the feeds); see the README, "Operating".
 """
 
 
@@ -41,8 +50,10 @@ DOC = """
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=run_timeout(SETTINGS),
+    deadline=run_deadline(SETTINGS),
     doc_md=DOC,
-    default_args={"retries": 0},
+    default_args=default_args(SETTINGS),
     params={
         "accept_baseline_change": Param(
             [],
@@ -64,15 +75,29 @@ DOC = """
     tags=["panorama"],
 )
 def credit_panorama():
-    @task
+    @task(execution_timeout=task_timeout("list_feeds"))
     def list_feeds() -> list[str]:
-        from panorama.ingest.feeds import load_registry
+        from panorama.ops.arrival import due_feeds
 
-        return sorted(load_registry())
+        return due_feeds(get_current_context()["ds"]).due
+
+    @task.sensor(
+        mode="reschedule",
+        poke_interval=SETTINGS.ops.delivery_poke_seconds,
+        timeout=timedelta(days=1).total_seconds(),
+        execution_timeout=task_timeout("wait_for_deliveries"),
+    )
+    def wait_for_deliveries(feeds: list[str]) -> PokeReturnValue:
+        from panorama.ops.arrival import check_arrivals, waited_minutes
+
+        context = get_current_context()
+        waiting = check_arrivals(list(feeds), context["ds"], waited_minutes(context))
+        return PokeReturnValue(is_done=not waiting, xcom_value=list(feeds))
 
     @task(
         retries=2,
-        retry_delay=timedelta(seconds=20),
+        retry_delay=timedelta(seconds=SETTINGS.ops.retry_delay_seconds),
+        execution_timeout=task_timeout("extract"),
         retry_exponential_backoff=True,
         map_index_template="{{ feed_name }}",
         outlets=[RAW_FEEDS],
@@ -84,33 +109,33 @@ def credit_panorama():
         context["feed_name"] = feed
         manifest = extract_feed(feed, context["ds"], run_id=context["run_id"]).to_dict()
         context["outlet_events"][RAW_FEEDS].add(
-            Asset(name=f"panorama-raw-{feed}", uri=f"file:///panorama/raw/{feed}"),
+            assets.raw_feed(feed, SETTINGS),
             extra={"ds": context["ds"], "rows_kept": manifest["totals"].get("rows_kept")},
         )
         return manifest
 
-    @task
+    @task(execution_timeout=task_timeout("build_identity"))
     def build_identity(manifests: list[dict]) -> dict:
         from panorama.pipeline import build_identity
 
         context = get_current_context()
         return build_identity(context["ds"], context["run_id"])
 
-    @task
+    @task(execution_timeout=task_timeout("resolve"))
     def resolve(identity: dict) -> dict:
         from panorama.pipeline import resolve
 
         context = get_current_context()
         return resolve(context["ds"], context["run_id"])
 
-    @task
+    @task(execution_timeout=task_timeout("build"))
     def build(resolution: dict) -> dict:
         from panorama.pipeline import build
 
         context = get_current_context()
         return build(context["ds"], context["run_id"])
 
-    @task
+    @task(execution_timeout=task_timeout("audit"))
     def audit(build_result: dict) -> dict:
         from panorama.gate.audit import BaselineAcceptance
         from panorama.pipeline import audit
@@ -123,7 +148,7 @@ def credit_panorama():
         report = audit(context["ds"], context["run_id"], accept=accept)
         return {"passed": report["passed"], "seconds": report["seconds"]}
 
-    @task(outlets=[SERVING, PUBLIC])
+    @task(outlets=[SERVING, PUBLIC], execution_timeout=task_timeout("publish"))
     def publish(audit_result: dict, manifests: list[dict]) -> dict:
         from panorama.pipeline import publish
 
@@ -131,7 +156,7 @@ def credit_panorama():
         manifest = publish(context["ds"], context["run_id"], list(manifests))
         return {k: manifest[k] for k in ("version", "row_counts", "grade_counts")}
 
-    manifests = extract.expand(feed=list_feeds())
+    manifests = extract.expand(feed=wait_for_deliveries(list_feeds()))
     publish(audit(build(resolve(build_identity(manifests)))), manifests)
 
 

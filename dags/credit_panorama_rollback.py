@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
+from panorama.ops.runtime import default_args, task_timeout
 
 
 @dag(
@@ -13,6 +14,7 @@ from airflow.sdk import Param, dag, get_current_context, task
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    default_args=default_args(),
     params={
         "version": Param(
             "",
@@ -25,7 +27,7 @@ from airflow.sdk import Param, dag, get_current_context, task
     tags=["panorama"],
 )
 def credit_panorama_rollback():
-    @task
+    @task(execution_timeout=task_timeout("rollback"))
     def rollback() -> dict:
         from panorama.serve.publish import rollback
         from panorama.settings import get_settings

@@ -45,6 +45,57 @@ def _positive_int(var: str, default: int) -> int:
     return number
 
 
+NOTIFY_CHANNELS = ("file", "webhook", "email", "none")
+
+
+@dataclass(frozen=True)
+class OpsSettings:
+    """How the DAGs are operated: where notifications go, task time limits, delivery waits."""
+
+    notify_channel: str = "file"  # file (JSON lines, development) | webhook | email | none
+    notify_file: Path | None = None  # file channel; default <data>/notifications.jsonl
+    notify_webhook_url: str | None = None  # webhook channel: HTTP POST of the JSON message
+    notify_smtp_conn_id: str = "smtp_default"  # email channel: Airflow SMTP connection
+    notify_email_to: tuple[str, ...] = ()  # email channel: recipients
+    task_timeout_minutes: tuple[tuple[str, int], ...] = ()  # overrides per task id
+    retry_delay_seconds: int = 20  # first retry of an extract; doubles per retry
+    delivery_poke_seconds: int = 300  # how often a due feed's landing folder is looked at
+    run_deadline_minutes: int = 360  # a run still going this long after it was queued: alert
+    run_timeout_minutes: int = 1200  # a run going this long is failed (dagrun_timeout)
+
+
+def _ops_from_env() -> OpsSettings:
+    env = os.environ.get
+    channel = env("PANORAMA_NOTIFY_CHANNEL", "file").strip().lower()
+    if channel not in NOTIFY_CHANNELS:
+        raise ValueError(
+            f"PANORAMA_NOTIFY_CHANNEL={channel!r}: use one of {', '.join(NOTIFY_CHANNELS)}"
+        )
+    timeouts = []
+    for item in filter(None, (p.strip() for p in env("PANORAMA_TASK_TIMEOUTS", "").split(","))):
+        task_id, _, minutes = item.partition("=")
+        if not minutes.strip().isdigit() or int(minutes) <= 0:
+            raise ValueError(
+                f"PANORAMA_TASK_TIMEOUTS: {item!r} is not <task_id>=<minutes>, e.g. build=240"
+            )
+        timeouts.append((task_id.strip(), int(minutes)))
+    file = env("PANORAMA_NOTIFY_FILE")
+    return OpsSettings(
+        notify_channel=channel,
+        notify_file=Path(file).resolve() if file else None,
+        notify_webhook_url=env("PANORAMA_NOTIFY_WEBHOOK_URL") or None,
+        notify_smtp_conn_id=env("PANORAMA_NOTIFY_SMTP_CONN_ID", "smtp_default"),
+        notify_email_to=tuple(
+            a.strip() for a in env("PANORAMA_NOTIFY_EMAIL_TO", "").split(",") if a.strip()
+        ),
+        task_timeout_minutes=tuple(timeouts),
+        retry_delay_seconds=int(env("PANORAMA_RETRY_DELAY_SECONDS", "20")),
+        delivery_poke_seconds=int(env("PANORAMA_DELIVERY_POKE_SECONDS", "300")),
+        run_deadline_minutes=int(env("PANORAMA_RUN_DEADLINE_MINUTES", "360")),
+        run_timeout_minutes=int(env("PANORAMA_RUN_TIMEOUT_MINUTES", "1200")),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations and knobs. Build one with :func:`get_settings` (reads the environment
@@ -59,6 +110,7 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     person_hash_key: str | None = field(default=None, repr=False)
     default_ds: str | None = None
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
     @property
     def logical_date(self) -> str:
@@ -104,6 +156,16 @@ class Settings:
         return self.serving_dir / "public.duckdb"
 
     @property
+    def notifications_path(self) -> Path:
+        """The file channel's JSON lines (one notification a line)."""
+        return self.ops.notify_file or self.data_dir / "notifications.jsonl"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Reports made from the published files by downstream DAGs."""
+        return self.data_dir / "reports"
+
+    @property
     def ground_truth_dir(self) -> Path:
         """The generator's answer key. The pipeline never reads it; tests and benchmarks do."""
         return self.data_dir / "ground_truth"
@@ -122,4 +184,5 @@ def get_settings() -> Settings:
         or DEFAULT_DUCKDB_MEMORY_LIMIT,
         person_hash_key=os.environ.get("PANORAMA_PERSON_HASH_KEY") or None,
         default_ds=os.environ.get("PANORAMA_DS") or None,
+        ops=_ops_from_env(),
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from panorama.ingest.kinds import KINDS, AmountRange, FieldType, get_kind
@@ -131,6 +133,16 @@ class ColumnSpec(_Model):
         return self
 
 
+class ArrivalSpec(_Model):
+    """How long a run of a date the feed is due on waits for its delivery (file feeds)."""
+
+    wait_minutes: int = Field(
+        ge=0,
+        description="minutes a due run waits for a new delivery before raising LateDelivery "
+        "(0: it must be there when the run starts)",
+    )
+
+
 class ExpectedRows(_Model):
     min: int = Field(0, ge=0)
     max: int | None = Field(None, ge=0)
@@ -157,7 +169,14 @@ class FeedSpec(_Model):
     kind: str
     department: str
     description: str = ""
-    schedule: str | None = "@daily"
+    schedule: str | None = Field(
+        "@daily",
+        description="when deliveries are expected: a cron expression or preset (@daily, "
+        "@weekly, @monthly, ...), in UTC days; null: no fixed timing (read on every run)",
+    )
+    arrival: ArrivalSpec | None = Field(
+        None, description="wait for the delivery on the dates the feed is due (file feeds)"
+    )
     delivery: Literal["incremental", "full"] | None = None
     transport: Transport
     format: FormatSpec
@@ -231,10 +250,32 @@ class FeedSpec(_Model):
                 f"format.on_bad_line: only csv and jsonl deliveries have lines to reject "
                 f"(format.type is {self.format.type!r})"
             )
+        if self.schedule is not None and not croniter.is_valid(self.schedule):
+            raise ValueError(
+                f"schedule: {self.schedule!r} is not a cron expression or preset "
+                "(e.g. '@daily', '@weekly', '0 0 * * 1')"
+            )
+        if self.arrival is not None and self.transport.type != "file":
+            raise ValueError(
+                f"arrival: only file deliveries can be waited for (transport is "
+                f"{self.transport.type!r}; databases and APIs are read whole on every run)"
+            )
+        if self.arrival is not None and self.schedule is None:
+            raise ValueError("arrival: needs a schedule (when is the delivery expected?)")
         ex = self.expected_rows
         if ex.max is not None and ex.max < ex.min:
             raise ValueError("expected_rows.max: below expected_rows.min")
         return self
+
+    def is_due(self, ds: str | date) -> bool:
+        """Whether a delivery is expected on the logical date ``ds``: the schedule fires on that
+        (UTC) day. A feed without a schedule is read on every run."""
+        if self.schedule is None:
+            return True
+        day = date.fromisoformat(ds) if isinstance(ds, str) else ds
+        start = datetime(day.year, day.month, day.day)
+        fire = croniter(self.schedule, start - timedelta(seconds=1)).get_next(datetime)
+        return fire < start + timedelta(days=1)
 
     @property
     def effective_delivery(self) -> str:

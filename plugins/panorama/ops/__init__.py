@@ -1,0 +1,1 @@
+"""Operating the DAGs: notifications, time limits, delivery timing and the data assets."""

@@ -1,0 +1,73 @@
+"""Time limits and failure handling every task of the panorama DAGs gets.
+
+Each task has an ``execution_timeout`` sized for its stage (override per task id with
+``PANORAMA_TASK_TIMEOUTS="build=240,audit=120"``, minutes) and the failure notifier as its
+``on_failure_callback``. A run has a deadline alert (Airflow's ``DeadlineAlert``: a run still
+going ``run_deadline_minutes`` after it was queued is notified) and a ``dagrun_timeout``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+from panorama.ops.notify import RUN_DEADLINE_MISSED, PanoramaNotifier
+from panorama.settings import Settings, get_settings
+
+#: Minutes each task may run (one try; a sensor's poke in reschedule mode).
+STAGE_TIMEOUT_MINUTES = {
+    "list_feeds": 10,
+    "wait_for_deliveries": 10,
+    "extract": 120,
+    "build_identity": 120,
+    "resolve": 120,
+    "build": 180,
+    "audit": 90,
+    "publish": 60,
+    "rollback": 30,
+    "regulator_report": 30,
+}
+DEFAULT_TIMEOUT_MINUTES = 60
+
+
+def task_timeout(task_id: str, settings: Settings | None = None) -> timedelta:
+    settings = settings or get_settings()
+    overrides = dict(settings.ops.task_timeout_minutes)
+    minutes = overrides.get(task_id, STAGE_TIMEOUT_MINUTES.get(task_id, DEFAULT_TIMEOUT_MINUTES))
+    return timedelta(minutes=minutes)
+
+
+def default_args(settings: Settings | None = None) -> dict[str, Any]:
+    """What every task gets unless it says otherwise: no retries, the stage's default time
+    limit, and one notification when it fails for good."""
+    return {
+        "retries": 0,
+        "execution_timeout": timedelta(minutes=DEFAULT_TIMEOUT_MINUTES),
+        "on_failure_callback": [PanoramaNotifier()],
+    }
+
+
+def run_deadline(settings: Settings | None = None) -> DeadlineAlert | None:
+    """A notification when a run is still going ``run_deadline_minutes`` after it was queued
+    (the triggerer awaits the notifier); None when set to 0.
+
+    ``airflow dags test`` cannot run a DAG with a deadline alert to success (Airflow 3.3.2:
+    the run's final state update looks the alert up by its serialised form and fails), so the
+    development tools that use it set ``PANORAMA_RUN_DEADLINE_MINUTES=0``; the scheduler is
+    not affected."""
+    settings = settings or get_settings()
+    if settings.ops.run_deadline_minutes <= 0:
+        return None
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=settings.ops.run_deadline_minutes),
+        callback=AsyncCallback(PanoramaNotifier, kwargs={"event": RUN_DEADLINE_MISSED}),
+        name="panorama-run-deadline",
+    )
+
+
+def run_timeout(settings: Settings | None = None) -> timedelta:
+    settings = settings or get_settings()
+    return timedelta(minutes=settings.ops.run_timeout_minutes)
