@@ -41,7 +41,15 @@ def connection_url(conn_id: str) -> str | None:
             return None
     scheme, sep, rest = uri.partition("://")
     scheme = scheme.replace("-", "_")
+    if scheme == "sqlite":
+        return _sqlite_url(rest)
     return _DRIVERS.get(scheme, scheme) + sep + rest
+
+
+def _sqlite_url(rest: str) -> str:
+    """Airflow writes a SQLite file's path percent-encoded, as the host (``sqlite://%2Fdb``) or
+    the schema (``sqlite:///%2Fdb``); SQLAlchemy wants it plain after ``sqlite:///``."""
+    return "sqlite:///" + urllib.parse.unquote(rest[1:] if rest.startswith("/") else rest)
 
 
 def _redacted(url: str) -> str:
