@@ -12,6 +12,9 @@ from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 RAW_FEEDS = AssetAlias("panorama-raw-feeds")
 SERVING = Asset(name="panorama-serving", uri="file:///panorama/serving/panorama.duckdb")
 PUBLIC = Asset(name="panorama-public", uri="file:///panorama/serving/public.duckdb")
+# One slot (created at bring-up): DuckDB has a single writer, so the tasks that write the
+# candidate or the serving files never run at the same time, whichever run or DAG they are in.
+WRITER_POOL = "panorama_warehouse"
 
 DOC = """
 ### 市场主体信用全景画像 · credit panorama
@@ -89,28 +92,28 @@ def credit_panorama():
         )
         return manifest
 
-    @task
+    @task(pool=WRITER_POOL)
     def build_identity(manifests: list[dict]) -> dict:
         from panorama.pipeline import build_identity
 
         context = get_current_context()
         return build_identity(context["ds"], context["run_id"])
 
-    @task
+    @task(pool=WRITER_POOL)
     def resolve(identity: dict) -> dict:
         from panorama.pipeline import resolve
 
         context = get_current_context()
         return resolve(context["ds"], context["run_id"])
 
-    @task
+    @task(pool=WRITER_POOL)
     def build(resolution: dict) -> dict:
         from panorama.pipeline import build
 
         context = get_current_context()
         return build(context["ds"], context["run_id"])
 
-    @task
+    @task(pool=WRITER_POOL)
     def audit(build_result: dict) -> dict:
         from panorama.gate.audit import BaselineAcceptance
         from panorama.pipeline import audit
@@ -123,7 +126,7 @@ def credit_panorama():
         report = audit(context["ds"], context["run_id"], accept=accept)
         return {"passed": report["passed"], "seconds": report["seconds"]}
 
-    @task(outlets=[SERVING, PUBLIC])
+    @task(outlets=[SERVING, PUBLIC], pool=WRITER_POOL)
     def publish(audit_result: dict, manifests: list[dict]) -> dict:
         from panorama.pipeline import publish
 

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+WRITER_POOL = "panorama_warehouse"  # one slot: the serving files have a single writer
+
 
 @dag(
     dag_id="credit_panorama_rollback",
@@ -25,7 +27,7 @@ from airflow.sdk import Param, dag, get_current_context, task
     tags=["panorama"],
 )
 def credit_panorama_rollback():
-    @task
+    @task(pool=WRITER_POOL)
     def rollback() -> dict:
         from panorama.serve.publish import rollback
         from panorama.settings import get_settings
