@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENTITIES ?= 20000
 SEED ?= 20240101
+AIRFLOW_PORT ?= 8080
 
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -28,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 airflow: $(STAMP)
-	$(BIN)/panorama airflow
+	$(BIN)/panorama airflow --port $(AIRFLOW_PORT)
 
 # Benchmarks (minutes, not part of the tests): extraction per format at 1M rows, then the whole
 # pipeline stage by stage. BENCH_ENTITIES=1000000 for the city tier.

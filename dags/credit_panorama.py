@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, PokeReturnValue, dag, get_current_context, task
 from panorama.ops import assets
-from panorama.ops.runtime import default_args, run_deadline, run_timeout, task_timeout
+from panorama.ops.runtime import (
+    WRITER_POOL,
+    default_args,
+    run_date,
+    run_deadline,
+    run_timeout,
+    task_timeout,
+)
 from panorama.settings import get_settings
 
 SETTINGS = get_settings()
@@ -79,7 +86,7 @@ def credit_panorama():
     def list_feeds() -> list[str]:
         from panorama.ops.arrival import due_feeds
 
-        return due_feeds(get_current_context()["ds"]).due
+        return due_feeds(run_date(get_current_context())).due
 
     @task.sensor(
         mode="reschedule",
@@ -91,7 +98,7 @@ def credit_panorama():
         from panorama.ops.arrival import check_arrivals, waited_minutes
 
         context = get_current_context()
-        waiting = check_arrivals(list(feeds), context["ds"], waited_minutes(context))
+        waiting = check_arrivals(list(feeds), run_date(context), waited_minutes(context))
         return PokeReturnValue(is_done=not waiting, xcom_value=list(feeds))
 
     @task(
@@ -107,35 +114,36 @@ def credit_panorama():
 
         context = get_current_context()
         context["feed_name"] = feed
-        manifest = extract_feed(feed, context["ds"], run_id=context["run_id"]).to_dict()
+        ds = run_date(context)
+        manifest = extract_feed(feed, ds, run_id=context["run_id"]).to_dict()
         context["outlet_events"][RAW_FEEDS].add(
             assets.raw_feed(feed, SETTINGS),
-            extra={"ds": context["ds"], "rows_kept": manifest["totals"].get("rows_kept")},
+            extra={"ds": ds, "rows_kept": manifest["totals"].get("rows_kept")},
         )
         return manifest
 
-    @task(execution_timeout=task_timeout("build_identity"))
+    @task(pool=WRITER_POOL, execution_timeout=task_timeout("build_identity"))
     def build_identity(manifests: list[dict]) -> dict:
         from panorama.pipeline import build_identity
 
         context = get_current_context()
-        return build_identity(context["ds"], context["run_id"])
+        return build_identity(run_date(context), context["run_id"])
 
-    @task(execution_timeout=task_timeout("resolve"))
+    @task(pool=WRITER_POOL, execution_timeout=task_timeout("resolve"))
     def resolve(identity: dict) -> dict:
         from panorama.pipeline import resolve
 
         context = get_current_context()
-        return resolve(context["ds"], context["run_id"])
+        return resolve(run_date(context), context["run_id"])
 
-    @task(execution_timeout=task_timeout("build"))
+    @task(pool=WRITER_POOL, execution_timeout=task_timeout("build"))
     def build(resolution: dict) -> dict:
         from panorama.pipeline import build
 
         context = get_current_context()
-        return build(context["ds"], context["run_id"])
+        return build(run_date(context), context["run_id"])
 
-    @task(execution_timeout=task_timeout("audit"))
+    @task(pool=WRITER_POOL, execution_timeout=task_timeout("audit"))
     def audit(build_result: dict) -> dict:
         from panorama.gate.audit import BaselineAcceptance
         from panorama.pipeline import audit
@@ -145,15 +153,15 @@ def credit_panorama():
         accept = BaselineAcceptance.from_conf(
             params.get("accept_baseline_change"), params.get("accept_reason")
         )
-        report = audit(context["ds"], context["run_id"], accept=accept)
+        report = audit(run_date(context), context["run_id"], accept=accept)
         return {"passed": report["passed"], "seconds": report["seconds"]}
 
-    @task(outlets=[SERVING, PUBLIC], execution_timeout=task_timeout("publish"))
+    @task(outlets=[SERVING, PUBLIC], pool=WRITER_POOL, execution_timeout=task_timeout("publish"))
     def publish(audit_result: dict, manifests: list[dict]) -> dict:
         from panorama.pipeline import publish
 
         context = get_current_context()
-        manifest = publish(context["ds"], context["run_id"], list(manifests))
+        manifest = publish(run_date(context), context["run_id"], list(manifests))
         return {k: manifest[k] for k in ("version", "row_counts", "grade_counts")}
 
     manifests = extract.expand(feed=wait_for_deliveries(list_feeds()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
-from panorama.ops.runtime import default_args, task_timeout
+from panorama.ops.runtime import WRITER_POOL, default_args, task_timeout
 
 
 @dag(
@@ -27,7 +27,7 @@ from panorama.ops.runtime import default_args, task_timeout
     tags=["panorama"],
 )
 def credit_panorama_rollback():
-    @task(execution_timeout=task_timeout("rollback"))
+    @task(pool=WRITER_POOL, execution_timeout=task_timeout("rollback"))
     def rollback() -> dict:
         from panorama.serve.publish import rollback
         from panorama.settings import get_settings

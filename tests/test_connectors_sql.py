@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -109,6 +110,17 @@ def test_sqlite_query_and_connection_override(settings, monkeypatch) -> None:
     m = extract_feed(s, DS, settings)
     assert [r["name"] for r in raw(settings)] == ["德州某某有限公司", "某某商贸"]
     assert m.files[0].name == "query" and m.totals["rows_read"] == 2
+
+
+def test_sqlite_connection_in_airflow_uri_form(settings, monkeypatch) -> None:
+    """Airflow writes a SQLite file's path percent-encoded (``Connection.get_uri()``)."""
+    db = settings.landing_dir / "amr.db"
+    make_table(sa.create_engine(f"sqlite:///{db}"), ROWS)
+    encoded = urllib.parse.quote(str(db), safe="")
+    for uri in (f"sqlite://{encoded}", f"sqlite:///{encoded}"):
+        monkeypatch.setenv("AIRFLOW_CONN_AMR_DB", uri)
+        m = extract_feed(spec(conn_id="amr_db", table="abnormal"), DS, settings)
+        assert m.status != "failed", m.error
 
 
 def test_empty_sql_table(settings) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from panorama.ops.runtime import WRITER_POOL
 from panorama.settings import Settings, get_settings
 
 
@@ -43,6 +46,63 @@ def airflow_env(settings: Settings | None = None, home: Path | None = None) -> d
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
     }
     return env
+
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def stack_env(
+    env: dict[str, str], port: int, host: str = "127.0.0.1", scheduled: bool = True
+) -> dict[str, str]:
+    """Settings for running the components as separate processes (LocalExecutor) with the API
+    server on ``host:port``. The task runners call the execution API on that same port; the
+    components share one JWT secret (generated here unless already set) so that tokens one
+    issues the others accept. ``scheduled=False`` turns the cron schedule off: only triggered
+    runs run (what the tests want; the UI then still triggers)."""
+    base = f"http://{host}:{port}"
+    return {
+        **env,
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": env.get("AIRFLOW__API_AUTH__JWT_SECRET")
+        or secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": env.get("AIRFLOW__API__SECRET_KEY")
+        or secrets.token_urlsafe(32),
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(scheduled),
+    }
+
+
+def component_argv(name: str, env: dict[str, str]) -> list[str]:
+    """The command line of one Airflow component."""
+    if name == "api-server":
+        return [
+            airflow_bin(),
+            "api-server",
+            "--host",
+            env["AIRFLOW__API__HOST"],
+            "--port",
+            env["AIRFLOW__API__PORT"],
+        ]
+    return [airflow_bin(), name]
+
+
+def ensure_pool(env: dict[str, str], name: str = WRITER_POOL, slots: int = 1) -> None:
+    """Create (or reset to ``slots``) the pool the warehouse writer tasks run in: DuckDB has a
+    single writer, so tasks that write the candidate or the serving files take its one slot."""
+    subprocess.run(
+        [airflow_bin(), "pools", "set", name, str(slots), "one DuckDB writer at a time"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def ensure_db(env: dict[str, str]) -> None:

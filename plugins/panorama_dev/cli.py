@@ -3,7 +3,7 @@ points (see pyproject.toml): each ``add_*`` function adds one subcommand.
 
 demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
 generate    write synthetic department deliveries and their ground truth
-airflow     start a local Airflow (UI + scheduler) on these DAGs; Ctrl-C stops it all
+airflow     start a supervised local Airflow on these DAGs; Ctrl-C stops it all
 bench       benchmarks: extract [ROWS] | pipeline [...] | resolution [...]
 quality     scores against the generator's ground truth: grading [...]
 """
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -113,44 +112,85 @@ def _print_tail(path: Path, lines: int = 40) -> None:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    """``airflow standalone`` in its own process group, stopped as a whole on Ctrl-C."""
+    """A local Airflow on these DAGs with everything the embedded defaults need, supervised.
+
+    Brings up the stand-in exchange platform and the connections ``exchange_platform`` and
+    ``court_db`` (as ``AIRFLOW_CONN_*`` variables of the components), generates deliveries when
+    the landing zone is empty, creates the writer pool, then starts the API server, scheduler,
+    DAG processor and triggerer (LocalExecutor), each logging to ``$AIRFLOW_HOME/logs/stack/``.
+    A component that exits is reported (which, how, its last lines) and the rest are stopped;
+    Ctrl-C or SIGTERM stops them all (SIGKILL after ``--grace`` seconds). Returns 0 after a
+    requested stop, 1 when a component died.
+    """
     from panorama_dev import airflow_env as af
-
-    env = af.airflow_env()
-    env["AIRFLOW__API__PORT"] = str(args.port)
-    env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # a local tool: not on every interface
-    af.ensure_db(env)
-    # Ctrl-C or a SIGTERM to this process stops the whole standalone process group.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    proc = subprocess.Popen([af.airflow_bin(), "standalone"], env=env, start_new_session=True)
-    home = Path(env["AIRFLOW_HOME"])
-    print(f"Airflow starting at http://localhost:{args.port} (AIRFLOW_HOME={home})")
-    print(
-        f"login: user 'admin', password in {home / 'simple_auth_manager_passwords.json.generated'}"
+    from panorama_dev.airflow_api import AirflowApi
+    from panorama_dev.local_platform import (
+        COURT_CONN_ENV,
+        EXCHANGE_CONN_ENV,
+        court_db_uri,
+        ensure_generated,
+        exchange_platform,
     )
-    print("Ctrl-C stops the API server, scheduler, DAG processor and triggerer together.")
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        return _stop_group(proc)
+    from panorama_dev.supervisor import Component, Supervisor
+
+    settings = get_settings()
+    if not any(settings.landing_dir.glob("*")):
+        ds = default_ds()
+        print(f"{settings.landing_dir} is empty: generating {args.entities:,} entities as of {ds}")
+        ensure_generated(settings.data_dir, args.entities, args.seed, ds)
+    env = af.stack_env(af.airflow_env(settings), args.port, args.host, not args.no_schedule)
+    home = Path(env["AIRFLOW_HOME"])
+    print(f"preparing the metadata DB and the pool {af.WRITER_POOL!r} in {home} ...", flush=True)
+    af.ensure_db(env)
+    af.ensure_pool(env)
+
+    stop = threading.Event()
+
+    def request_stop(signum, frame) -> None:
+        if stop.is_set():
+            print(f"already stopping (SIGKILL after {args.grace:.0f}s)", file=sys.stderr)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    faults = {int(k): v for k, v in json.loads(args.exchange_faults).items()}
+    with exchange_platform(settings, faults=faults) as exchange_uri:
+        env[EXCHANGE_CONN_ENV] = exchange_uri
+        env[COURT_CONN_ENV] = court_db_uri(settings)
+        sup = Supervisor(
+            [Component(name, af.component_argv(name, env)) for name in af.COMPONENTS],
+            env,
+            home / "logs" / "stack",
+            grace=args.grace,
+            echo=sys.stdout if args.verbose else None,
+        )
+        sup.start()
+        print(f"started {', '.join(af.COMPONENTS)}; their output: {sup.log_dir}", flush=True)
+        exited = _watch(sup, AirflowApi(f"http://{args.host}:{args.port}"), stop, home)
+        if exited is not None:
+            sup.report(exited)
+        print("stopping every component ...", flush=True)
+        killed = sup.stop()
+        if killed:
+            print(f"killed after {args.grace:.0f}s: {', '.join(killed)}", flush=True)
+    print("stopped: no component left", flush=True)
+    return 1 if exited is not None else 0
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 15.0) -> int:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return 0
-        try:
-            return proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    return proc.wait()
+def _watch(sup, api, stop: threading.Event, home: Path):
+    """Wait for a stop request or a component's exit (returned); say when the UI is up."""
+    ready = False
+    while not stop.is_set():
+        if (exited := sup.poll()) is not None:
+            return exited
+        if not ready and api.healthy():
+            ready = True
+            passwords = home / "simple_auth_manager_passwords.json.generated"
+            print(f"Airflow is up at {api.base_url}", flush=True)
+            print(f"login: user 'admin', password in {passwords}", flush=True)
+            print("Ctrl-C stops the API server, scheduler, DAG processor and triggerer.")
+        stop.wait(0.5)
+    return None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -196,6 +236,19 @@ def add_demo(sub) -> None:
 def add_airflow(sub) -> None:
     a = sub.add_parser("airflow", help="start a local Airflow on these DAGs")
     a.add_argument("--port", type=int, default=8080)
+    a.add_argument("--host", default="127.0.0.1", help="interface of the UI and API")
+    a.add_argument("--grace", type=float, default=20.0, help="seconds before SIGKILL on stop")
+    a.add_argument("--verbose", action="store_true", help="copy the components' output here")
+    a.add_argument(
+        "--no-schedule", action="store_true", help="run triggered runs only (no cron runs)"
+    )
+    a.add_argument("--entities", type=int, default=20_000, help="if landing/ is empty")
+    a.add_argument("--seed", type=int, default=DEFAULT_SEED, help="if landing/ is empty")
+    a.add_argument(
+        "--exchange-faults",
+        default="{}",
+        help="errors the stand-in exchange platform answers per page, e.g. '{\"1\": [500, 500]}'",
+    )
     a.set_defaults(func=cmd_airflow)
 
 

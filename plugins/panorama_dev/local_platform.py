@@ -3,7 +3,9 @@
 The exchange-platform HTTP API is served from the generated JSON lines by
 :mod:`panorama_dev.exchange_server` on a free localhost port, and the Airflow connection
 ``exchange_platform`` is pointed at it through ``AIRFLOW_CONN_EXCHANGE_PLATFORM`` (the way
-Airflow takes connections from the environment), with a fresh token each time.
+Airflow takes connections from the environment), with a fresh token each time. The court's
+database is a SQLite file in the landing zone, the connection ``court_db``
+(``AIRFLOW_CONN_COURT_DB``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import secrets
 import shutil
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,18 +24,34 @@ from typing import Any
 from panorama.settings import Settings
 
 EXCHANGE_CONN_ENV = "AIRFLOW_CONN_EXCHANGE_PLATFORM"
+COURT_CONN_ENV = "AIRFLOW_CONN_COURT_DB"
+
+
+def court_db_uri(settings: Settings) -> str:
+    """The court database's connection in Airflow's URI form (a SQLite file: its path,
+    percent-encoded, is the host)."""
+    path = settings.landing_dir / "court_dishonest__court" / "court.sqlite"
+    return "sqlite://" + urllib.parse.quote(str(path.resolve()), safe="")
+
+
+def exchange_uri(url: str, token: str) -> str:
+    """The ``exchange_platform`` connection URI of a server at ``url`` (login = user,
+    password = the Bearer token)."""
+    return f"http://exchange:{token}@{url.split('://', 1)[1]}"
 
 
 @contextlib.contextmanager
-def exchange_platform(settings: Settings) -> Iterator[str]:
-    """Serve the generated exchange-platform deliveries; yields the connection URI."""
+def exchange_platform(settings: Settings, faults: dict | None = None) -> Iterator[str]:
+    """Serve the generated exchange-platform deliveries; yields the connection URI.
+
+    ``faults`` is passed to :func:`panorama_dev.exchange_server.serve` (injected errors)."""
     from panorama_dev.exchange_server import serve
     from panorama_dev.synth import EXCHANGE_JSONL
 
     token = secrets.token_hex(16)
     previous = os.environ.get(EXCHANGE_CONN_ENV)
-    with serve(settings.landing_dir / EXCHANGE_JSONL, token=token) as server:
-        uri = f"http://exchange:{token}@{server.url.split('://', 1)[1]}"
+    with serve(settings.landing_dir / EXCHANGE_JSONL, token=token, faults=faults) as server:
+        uri = exchange_uri(server.url, token)
         os.environ[EXCHANGE_CONN_ENV] = uri
         try:
             yield uri

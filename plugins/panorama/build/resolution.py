@@ -488,10 +488,7 @@ def match_unresolved(
         mark = now
 
     con = duckdb.connect(":memory:")
-    con.execute(
-        "set memory_limit = "
-        + _sql_str(memory_limit)
-    )
+    con.execute("set memory_limit = " + _sql_str(memory_limit))
     if threads:
         con.execute(f"set threads = {int(threads)}")
     con.execute("set preserve_insertion_order = false")

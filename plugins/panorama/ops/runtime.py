@@ -16,6 +16,11 @@ from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 from panorama.ops.notify import RUN_DEADLINE_MISSED, PanoramaNotifier
 from panorama.settings import Settings, get_settings
 
+#: The one-slot Airflow pool of the tasks that write the candidate or the serving files
+#: (created at bring-up: ``airflow pools set panorama_warehouse 1 ...``). DuckDB has a single
+#: writer, so they never run at the same time, whichever run or DAG they belong to.
+WRITER_POOL = "panorama_warehouse"
+
 #: Minutes each task may run (one try; a sensor's poke in reschedule mode).
 STAGE_TIMEOUT_MINUTES = {
     "list_feeds": 10,
@@ -71,3 +76,13 @@ def run_deadline(settings: Settings | None = None) -> DeadlineAlert | None:
 def run_timeout(settings: Settings | None = None) -> timedelta:
     settings = settings or get_settings()
     return timedelta(minutes=settings.ops.run_timeout_minutes)
+
+
+def run_date(context: Any) -> str:
+    """The date (YYYY-MM-DD) a run works on: its logical date's ``ds``, or, for a run triggered
+    without a logical date (``"logical_date": null`` through the REST API), the UTC date of its
+    ``run_after``, the moment it was triggered for."""
+    ds = context.get("ds")
+    if ds:
+        return ds
+    return context["dag_run"].run_after.date().isoformat()
