@@ -430,8 +430,14 @@ def test_gate_stops_a_planted_defect(stack, run_b):
     report = json.loads(audits[-1].read_text(encoding="utf-8"))
     assert report["passed"] is False
     assert "event_date" in json.dumps(report, ensure_ascii=False)
-    # GATE-STOP NOTIFICATION: once the notifier's development channel (a file) is configured
-    # for the stack, assert here that this stop produced exactly one notification.
+    # the stop sent exactly one notification (the file channel of development), with the
+    # gate's summary naming the failed check
+    lines = settings.notifications_path.read_text(encoding="utf-8").splitlines()
+    messages = [json.loads(line) for line in lines]
+    stops = [m for m in messages if m["run_id"] == run_b.run_id]
+    assert [m["event"] for m in stops] == ["gate_stopped"], stops
+    assert stops[0]["task_id"] == "audit"
+    assert "event_date" in json.dumps(stops[0]["summary"], ensure_ascii=False)
 
 
 def test_rollback_dag_serves_a_kept_version(stack, run_b):

@@ -96,6 +96,12 @@ def sqlalchemy_url(conn: Connection) -> str:
     if not conn.conn_type:
         raise TransportError(f"connection {conn.conn_id!r} has no type")
     driver = _SQL_DRIVERS.get(conn.conn_type, conn.conn_type)
+    if driver == "sqlite":
+        # Airflow keeps a SQLite file's path, percent-encoded in the URI, as the host
+        # (``sqlite://%2Fdata%2Fx.db``) or the schema (``sqlite:///%2Fdata%2Fx.db``)
+        return sa.URL.create(
+            "sqlite", database=conn.host or conn.schema or None, query=_query(conn)
+        ).render_as_string()
     try:
         url = sa.URL.create(
             driver,
