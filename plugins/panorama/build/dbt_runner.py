@@ -3,10 +3,18 @@
 A subprocess (not dbt's in-process runner) keeps dbt's global state and memory out of the
 Airflow worker and gives each invocation a clean start. Each call writes its artefacts
 (run_results.json, manifest.json, logs) under the run's own directory.
+
+Parsing the project costs dbt several seconds per call, and dbt reuses a parse
+(``partial_parse.msgpack`` in the target dir) only for the same vars and the same profile (the
+candidate's path included): calls of one run may share it, other runs may not. A run's calls
+alternate vars (the build that reads the probabilistic matches sets one more), so the parse of
+each set of vars is kept beside the target dir's and put back for the next call with the same
+vars; dbt itself checks that files, vars, profile and environment still match before reusing it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,6 +30,7 @@ from panorama.settings import Settings
 log = logging.getLogger(__name__)
 
 RESOLUTION_SUBDIR = "resolution"
+PARSE_STATE = "partial_parse.msgpack"
 
 
 @dataclass
@@ -80,6 +89,9 @@ def run_dbt(
     run_dir.mkdir(parents=True, exist_ok=True)
     target_dir = run_dir / "dbt_target"
     dbt_vars = {"as_of_date": as_of, "run_id": run_id, **(extra_vars or {})}
+    kept_parse = _kept_parse(target_dir, dbt_vars)
+    if kept_parse.is_file():
+        shutil.copyfile(kept_parse, target_dir / PARSE_STATE)
     cmd = [
         dbt_executable(),
         *args,
@@ -106,6 +118,8 @@ def run_dbt(
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
+    if (target_dir / PARSE_STATE).is_file():
+        shutil.copyfile(target_dir / PARSE_STATE, kept_parse)
     results_path = target_dir / "run_results.json"
     nodes = _parse_run_results(results_path) if results_path.exists() else []
     tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
@@ -117,6 +131,12 @@ def run_dbt(
     if results_path.exists():
         shutil.copyfile(results_path, run_dir / f"run_results_{args[0]}.json")
     return result
+
+
+def _kept_parse(target_dir: Path, dbt_vars: dict) -> Path:
+    """Where the parse state of calls with these vars is kept in the target dir."""
+    digest = hashlib.sha256(json.dumps(dbt_vars, sort_keys=True).encode("utf-8")).hexdigest()
+    return target_dir / f"partial_parse.{digest[:16]}.msgpack"
 
 
 def _parse_run_results(path: Path) -> list[NodeResult]:
