@@ -3,6 +3,8 @@
 The first version is built once per test session through every stage (generate -> extract_all
 -> build_identity -> resolve -> build -> audit -> publish) into a scratch data dir; each test
 module then works on its own copy of that data dir, so modules never see each other's runs.
+It is the one generated population of the suite: the gate, recovery, determinism, resolution
+and grading-quality tests all start from it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ ENTITIES = 1500
 SEED = 7
 SERVING_FILES = ("panorama.duckdb", "public.duckdb", "manifest.json")
 
-_golden: dict[str, Path] = {}
+_golden: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,12 @@ class Published:
     settings: Settings
     input_manifests: list[dict[str, Any]]
     first_audit: Path  # audit.json of the run that was published (it passed)
+    # what the build stages of that run returned (``pipeline.build_all``), paths in this copy
+    first_build: dict[str, Any]
 
 
-def _build_first_publication(data_dir: Path) -> None:
+def _build_first_publication(data_dir: Path) -> dict[str, Any]:
+    """Every stage into ``data_dir``; returns what the build stages returned."""
     from panorama_dev import local_platform, synth
 
     data_dir.mkdir(parents=True)
@@ -51,11 +56,12 @@ def _build_first_publication(data_dir: Path) -> None:
             data_dir, entities=ENTITIES, seed=SEED, as_of=date.fromisoformat(DS), progress=False
         )
         manifests = local_platform.extract_all(settings, DS, FIRST_RUN)
-        pipeline.build_all(DS, FIRST_RUN, settings)
+        built = pipeline.build_all(DS, FIRST_RUN, settings)
         pipeline.audit(DS, FIRST_RUN, settings)
         pipeline.publish(DS, FIRST_RUN, manifests, settings)
     finally:
         mp.undo()
+    return built
 
 
 def published_copy(
@@ -64,10 +70,11 @@ def published_copy(
     """A private copy of the session's first publication; PANORAMA_DATA_DIR points at it."""
     if "data" not in _golden:
         golden = tmp_path_factory.mktemp("first_publication") / "data"
-        _build_first_publication(golden)
+        _golden["build"] = _build_first_publication(golden)
         _golden["data"] = golden
     data_dir = tmp_path_factory.mktemp(name) / "data"
     shutil.copytree(_golden["data"], data_dir, symlinks=True)
+    built = json.loads(json.dumps(_golden["build"]).replace(str(_golden["data"]), str(data_dir)))
     mp.setenv("PANORAMA_DATA_DIR", str(data_dir))
     settings = get_settings()
     manifest = publish.current_manifest(settings)
@@ -76,6 +83,7 @@ def published_copy(
         settings=settings,
         input_manifests=manifest["inputs"],
         first_audit=pipeline.run_dir(settings, FIRST_RUN) / "audit.json",
+        first_build=built,
     )
 
 

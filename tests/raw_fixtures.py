@@ -9,14 +9,20 @@ the dbt build must produce, so tests assert against the fixture instead of repea
 
 from __future__ import annotations
 
+import copy
+import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from panorama.build.dbt_runner import run_dbt
 from panorama.identity.codes import is_valid_uscc, make_regno, make_uscc, uscc_check_char
 from panorama.identity.pii import is_resident_id_number
 from panorama.ingest.kinds import KINDS
+from panorama.settings import PROJECT_ROOT, Settings
 from stdnum.cn import ric
 
 # The canonical fields of each kind, from the registry the extractor writes by.
@@ -674,3 +680,40 @@ def write_extra_penalty(raw_dir: Path, ds: str, uscc: str, name: str, decision_n
         "cf_sjly": "德州市市场监督管理局",
     }
     return write_feed(Path(raw_dir), "penalty__amr", ds, [row])
+
+
+FIXTURE_RUN = "run1"
+FIXTURE_DB = "fixture.duckdb"
+_first_build: dict[str, Any] = {}
+
+
+def first_build_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[dict, Path]:
+    """The fixture raw zone and a real ``dbt build`` of it at its load date (models, seeds, unit
+    and data tests; run id ``run1``), made once per session. Returns what
+    :func:`write_raw_fixture` returns and a private folder holding ``raw/`` and
+    ``build/fixture.duckdb`` as that build left them."""
+    if "data" not in _first_build:
+        data = tmp_path_factory.mktemp("fixture_first_build") / "data"
+        facts = write_raw_fixture(data / "raw")
+        settings = Settings(
+            project_root=PROJECT_ROOT,
+            data_dir=data,
+            feeds_dir=data / "feeds",
+            dbt_project_dir=PROJECT_ROOT / "dbt_project",
+            expectations_dir=PROJECT_ROOT / "expectations",
+        )
+        result = run_dbt(
+            ["build"],
+            settings=settings,
+            db_path=settings.build_dir / FIXTURE_DB,
+            run_dir=settings.build_dir / "run_fixture",
+            as_of=facts["ds"],
+            run_id=FIXTURE_RUN,
+        )
+        assert result.success, result.log_tail
+        _first_build.update(data=data, facts=facts)
+    data = tmp_path_factory.mktemp(name) / "data"
+    shutil.copytree(_first_build["data"] / "raw", data / "raw")
+    (data / "build").mkdir()
+    shutil.copyfile(_first_build["data"] / "build" / FIXTURE_DB, data / "build" / FIXTURE_DB)
+    return copy.deepcopy(_first_build["facts"]), data

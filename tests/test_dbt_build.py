@@ -1,9 +1,10 @@
 """Real ``dbt build`` of dbt_project/ on the hand-made raw zone of tests/raw_fixtures.py.
 
 Two builds on one persistent DuckDB file (as the pipeline does): the first at the fixture's
-load date, the second a week later with one more penalty for entity E01 and the registration
-feed re-delivered through the real extract, with E09's establishment date unparseable.
-Assertions read the DuckDB file the builds wrote.
+load date (made once per session by tests/raw_fixtures.py, models, seeds and every test), the
+second here, a week later, with one more penalty for entity E01 and the registration feed
+re-delivered through the real extract, with E09's establishment date unparseable. Assertions
+read the DuckDB file the builds wrote.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from panorama.ingest.feeds import FeedSpec
 from panorama.ingest.kinds import KINDS
 from panorama.settings import PROJECT_ROOT, Settings
 from raw_fixtures import (
+    FIXTURE_DB,
     KIND_FIELDS,
     LEGAL_REP_ID,
     SHOP_OPERATOR,
     SHOP_OPERATOR_ID,
+    first_build_copy,
     write_extra_penalty,
-    write_raw_fixture,
 )
 
 pytestmark = pytest.mark.slow
@@ -50,7 +52,6 @@ def _dbt_build(
         str(DBT_PROJECT),
         "--profiles-dir",
         str(DBT_PROJECT),
-        # one target dir for both builds: the second one reuses dbt's partial-parse state
         "--target-path",
         str(tmp / "dbt_target"),
         "--log-path",
@@ -107,11 +108,9 @@ def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    tmp = tmp_path_factory.mktemp("dbt_build")
+    fx, tmp = first_build_copy(tmp_path_factory, "dbt_build")
     raw = tmp / "raw"
-    db = tmp / "candidate.duckdb"
-    fx = write_raw_fixture(raw)
-    _dbt_build(tmp, db, raw, fx["ds"], "run1")
+    db = tmp / "build" / FIXTURE_DB
     first = tmp / "after_first.duckdb"
     first.write_bytes(db.read_bytes())
 

@@ -143,3 +143,22 @@ def test_second_run_trains_the_same_matcher(two_runs):
             for run in (FIRST_RUN, SECOND_RUN)
         ]
         assert rows[0] and rows[0] == rows[1], output
+
+
+def test_second_run_reuses_the_parse_of_the_first(two_runs):
+    """dbt parsed the project for the first run only: every call of the second one (another
+    run id, another folder, another copy of the data dir) reused that parse, and still stamped
+    its own run id on the grades."""
+    published, _, second = two_runs
+    settings = published.settings
+    log = (pipeline.run_dir(settings, SECOND_RUN) / "dbt_logs" / "dbt.log").read_text(
+        encoding="utf-8"
+    )
+    calls = log.count("running dbt with arguments")
+    assert calls == 4  # identity build, build, test, docs
+    assert "Unable to do partial parsing" not in log
+    assert log.count("Nothing changed, skipping partial parsing") == calls
+    version = publish.versions_dir(settings) / second["version"] / "panorama.duckdb"
+    assert warehouse.query(version, "select distinct run_id from risk.fct_risk_grade") == [
+        (SECOND_RUN,)
+    ]

@@ -1,11 +1,12 @@
 """Write-audit-publish: a corrupted candidate is stopped by the audit and nothing is published.
 
-One real first publication (every stage, 1,500 generated entities). Each case then starts a new
-run the way ``build_identity`` does (a candidate copied from the published file), plants one
-defect with DuckDB SQL, and runs the real audit (dbt tests with stored failures + the GX
-checkpoint). The audit must raise ``AuditFailed`` naming the table and check with example keys,
-carry no personal data, publishing the run must be refused, and the serving files must stay
-byte for byte as they were.
+One real first publication (every stage, 1,500 generated entities, shared by the session). Each
+case starts a new run the way ``build_identity`` does (a candidate copied from the published
+file), plants defects with DuckDB SQL, and runs the real audit (dbt tests with stored failures +
+the GX checkpoint). The planted defects touch disjoint rows, so they share one candidate and one
+audit: the audit must raise ``AuditFailed`` naming each defect's table and check with example
+keys, carry no personal data, publishing the run must be refused, and the serving files must
+stay byte for byte as they were. A clean copy, audited once, passes.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
 
 
 def duplicate_entity_key(con: duckdb.DuckDBPyConnection) -> Planted:
-    key = _one(con, "select min(entity_id) from entity.dim_entity")
+    # the last key: the other defects start from the first ones
+    key = _one(con, "select max(entity_id) from entity.dim_entity")
     con.execute(
         "insert into entity.dim_entity select * from entity.dim_entity where entity_id = ?", [key]
     )
@@ -230,102 +232,149 @@ def _text_files(folder: Path) -> list[Path]:
     ]
 
 
-def _corrupted_candidate(published: Published, run_id: str, corruption: str) -> Planted:
-    candidate = candidate_from_serving(published.settings, run_id)
-    con = duckdb.connect(str(candidate))
-    try:
-        planted = CORRUPTIONS[corruption](con)
-        con.execute("checkpoint")
-    finally:
-        con.close()
-    return planted
-
-
 # ------------------------------------------------------------------------------------ tests
 
 
-def test_uncorrupted_candidate_passes(published):
-    """The control: the same copy without a defect passes, so each failure below is the defect's."""
+@pytest.fixture(scope="module")
+def control(published: Published) -> dict[str, Any]:
+    """The same copy without a defect, audited once: it passes, so each failure below is the
+    defect's."""
     settings = published.settings
     before = serving_digests(settings)
     candidate_from_serving(settings, "gate-control")
     report = pipeline.audit(DS, "gate-control", settings)
+    return {"report": report, "serving_before": before}
+
+
+def test_uncorrupted_candidate_passes(published, control):
+    report = control["report"]
     assert report["passed"] is True
     assert report["dbt_failures"] == [] and report["gx"]["failures"] == []
-    assert serving_digests(settings) == before
+    assert serving_digests(published.settings) == control["serving_before"]
 
 
-def test_candidate_changed_after_its_audit_is_not_published(published):
+def test_candidate_changed_after_its_audit_is_not_published(published, control):
     """A passing audit covers the file it audited, not whatever sits at that path later."""
     settings = published.settings
+    assert control["report"]["passed"] is True
     before = serving_digests(settings)
-    candidate_from_serving(settings, "gate-changed")
-    assert pipeline.audit(DS, "gate-changed", settings)["passed"] is True
-    with warehouse.connect(pipeline.candidate_path(settings, "gate-changed"), False) as con:
+    with warehouse.connect(pipeline.candidate_path(settings, "gate-control"), False) as con:
         con.execute("update risk.fct_risk_grade set grade = 'A'")  # rebuilt or edited since
     with pytest.raises(RuntimeError, match="changed after its audit"):
-        pipeline.publish(DS, "gate-changed", published.input_manifests, settings)
+        pipeline.publish(DS, "gate-control", published.input_manifests, settings)
     assert serving_digests(settings) == before
+
+
+def _regrade(con: duckdb.DuckDBPyConnection) -> None:
+    """What new risk weights do: many entities move from C to B (every check but the
+    comparison with the last publication's grade shares still holds)."""
+    con.execute("update risk.fct_risk_grade set grade = 'B' where grade = 'C'")
+
+
+DEFECTS_RUN = "gate-defects"
+SHIFT_ACCEPTED = BaselineAcceptance.from_conf(
+    ["grade_shares", "row_count"], "权重调整，预期分布变化"
+)
+
+
+@pytest.fixture(scope="module")
+def stopped(published: Published) -> dict[str, Any]:
+    """One candidate carrying every planted defect, plus a deliberate grade shift that the run
+    accepts with a reason, audited once. Each defect changes rows no other one touches, so
+    each must be named in the report on its own; the acceptance may waive the grade-share
+    comparison and nothing else."""
+    settings = published.settings
+    before = serving_digests(settings)
+    versions_before = [v.name for v in publish.list_versions(settings)]
+    candidate = candidate_from_serving(settings, DEFECTS_RUN)
+    con = duckdb.connect(str(candidate))
+    try:
+        planted = {name: plant(con) for name, plant in CORRUPTIONS.items()}
+        _regrade(con)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    with pytest.raises(AuditFailed) as caught:
+        pipeline.audit(DS, DEFECTS_RUN, settings, accept=SHIFT_ACCEPTED)
+    audit_json = pipeline.run_dir(settings, DEFECTS_RUN) / "audit.json"
+    return {
+        "planted": planted,
+        "error": caught.value,
+        "written": json.loads(audit_json.read_text(encoding="utf-8")),
+        "serving_before": before,
+        "versions_before": versions_before,
+    }
+
+
+def test_audit_json_is_the_report_of_the_failure(stopped):
+    written = stopped["written"]
+    assert written == json.loads(json.dumps(stopped["error"].report.to_dict(), default=str))
+    assert written["passed"] is False
 
 
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
-def test_corrupted_candidate_is_stopped(published, corruption):
-    settings = published.settings
-    run_id = f"gate-{corruption}"
-    before = serving_digests(settings)
-    versions_before = [v.name for v in publish.list_versions(settings)]
-    planted = _corrupted_candidate(published, run_id, corruption)
-
-    with pytest.raises(AuditFailed) as caught:
-        pipeline.audit(DS, run_id, settings)
-
-    audit_json = pipeline.run_dir(settings, run_id) / "audit.json"
-    written = json.loads(audit_json.read_text(encoding="utf-8"))
-    assert written == json.loads(json.dumps(caught.value.report.to_dict(), default=str))
-    assert written["passed"] is False
+def test_corrupted_candidate_is_stopped(stopped, corruption):
+    """The defect is named in the report, with its table, check and an example key."""
+    planted, written = stopped["planted"][corruption], stopped["written"]
     for want in planted.expected:
         _assert_reported(written, want)
     for unwanted in planted.not_expected:
         assert not [f for f in written["gx"]["failures"] if _gx_matches(f, unwanted)], unwanted
+    waived = written["accepted"]["waived"]
+    for want in planted.expected:
+        if isinstance(want, Gx):
+            assert not [f for f in waived if _gx_matches(f, want)], f"{want} was waived"
 
-    # no personal data in the report, the exception text or anything else the audit wrote
-    headline = str(caught.value)
-    written_files = _text_files(pipeline.run_dir(settings, run_id))
+
+def test_acceptance_waives_no_other_check(stopped):
+    """The accepted grade shift is waived; no other failure is, so the run still stops."""
+    written = stopped["written"]
+    accepted = written["accepted"]
+    assert accepted["reason"] == SHIFT_ACCEPTED.reason
+    assert accepted["waived"] and {f["baseline"] for f in accepted["waived"]} == {"grade_shares"}
+    assert [f for f in written["gx"]["failures"] if f["baseline"] is None]
+    assert written["dbt_failures"]
+
+
+def test_stopped_audit_carries_no_personal_data(published, stopped):
+    """No personal data in the report, the exception text or anything else the audit wrote."""
+    secrets = [s for p in stopped["planted"].values() for s in p.secrets]
+    assert secrets
+    headline = str(stopped["error"])
+    written_files = _text_files(pipeline.run_dir(published.settings, DEFECTS_RUN))
     assert any("gx_docs" in p.parts for p in written_files), "GX data docs were not scanned"
     for path in written_files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        for secret in planted.secrets:
+        for secret in secrets:
             assert secret not in text, f"{secret[:4]}… leaked into {path}"
         ids = [n for n in find_id_card_numbers(text) if is_id_card_number(n)]
         assert not ids, f"ID-card numbers in {path}"
-    for secret in planted.secrets:
+    for secret in secrets:
         assert secret not in headline
     assert not find_id_card_numbers(headline) and not find_mobile_numbers(headline)
 
-    # the gate holds: this run cannot be published, and what is served did not move
+
+def test_stopped_run_is_not_published(published, stopped):
+    """The gate holds: this run cannot be published, and what is served did not move."""
+    settings = published.settings
     with pytest.raises(RuntimeError, match="refusing to publish"):
-        pipeline.publish(DS, run_id, published.input_manifests, settings)
-    assert serving_digests(settings) == before
-    assert [v.name for v in publish.list_versions(settings)] == versions_before
+        pipeline.publish(DS, DEFECTS_RUN, published.input_manifests, settings)
+    assert serving_digests(settings) == stopped["serving_before"]
+    assert [v.name for v in publish.list_versions(settings)] == stopped["versions_before"]
     assert_complete_publication(settings)
-
-
-def _regraded_candidate(published: Published, run_id: str) -> None:
-    """What new risk weights do: many entities move from C to B (every check but the
-    comparison with the last publication's grade shares still holds)."""
-    candidate = candidate_from_serving(published.settings, run_id)
-    with warehouse.connect(candidate, False) as con:
-        con.execute("update risk.fct_risk_grade set grade = 'B' where grade = 'C'")
 
 
 def test_deliberate_grade_shift_passes_only_when_accepted_with_a_reason(published):
     settings = published.settings
     before = serving_digests(settings)
-    _regraded_candidate(published, "gate-policy")
+    candidate = candidate_from_serving(settings, "gate-policy")
+    with warehouse.connect(candidate, False) as con:
+        _regrade(con)
     with pytest.raises(AuditFailed) as caught:
         pipeline.audit(DS, "gate-policy", settings)
     failures = caught.value.report.gx["failures"]
     assert failures and {f["baseline"] for f in failures} == {"grade_shares"}
+    assert caught.value.report.dbt_failures == []
     assert serving_digests(settings) == before
 
     accept = BaselineAcceptance.from_conf(["grade_shares"], "2026 年风险权重调整（局务会决定）")
@@ -336,19 +385,6 @@ def test_deliberate_grade_shift_passes_only_when_accepted_with_a_reason(publishe
     manifest = pipeline.publish(DS, "gate-policy", published.input_manifests, settings)
     assert manifest["checks"]["accepted"]["checks"] == ["grade_shares"]
     assert publish.current_manifest(settings)["checks"]["accepted"]["reason"].startswith("2026")
-
-
-def test_acceptance_waives_no_other_check(published):
-    settings = published.settings
-    _regraded_candidate(published, "gate-policy-defect")
-    with warehouse.connect(pipeline.candidate_path(settings, "gate-policy-defect"), False) as con:
-        grade_out_of_range(con)
-    accept = BaselineAcceptance.from_conf(["grade_shares", "row_count"], "权重调整，预期分布变化")
-    with pytest.raises(AuditFailed) as caught:
-        pipeline.audit(DS, "gate-policy-defect", settings, accept=accept)
-    report = caught.value.report
-    assert [f for f in report.gx["failures"] if f["baseline"] is None]
-    assert report.dbt_failures
 
 
 @pytest.mark.parametrize(

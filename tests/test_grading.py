@@ -1,7 +1,7 @@
 """Risk grading with real dbt builds: the policy lives in seeds (a weight change moves grades
 with no SQL edit), a new penalty moves an A entity as the overrides say and history keeps both
 periods, the change report explains it, reasons cite the records, and the score ranks a
-generated population like its latent risk (Spearman >= 0.8).
+generated population (the session's first publication) like its latent risk (Spearman >= 0.8).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from panorama.settings import get_settings
-from panorama_dev.quality.grading import build_population, build_warehouse, evaluate, format_report
-from raw_fixtures import write_extra_penalty, write_raw_fixture
+from panorama_dev.quality.grading import build_warehouse, evaluate, format_report
+from pipeline_fixtures import ENTITIES, published_copy
+from raw_fixtures import FIXTURE_DB, first_build_copy, write_extra_penalty
 
 pytestmark = pytest.mark.slow
 
@@ -48,19 +49,18 @@ def _copy_project(dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def fixture_builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The hand-made raw zone built twice on one file: at ds, then a week later with one new
-    penalty for E15 (a co-operative graded A with no records at all)."""
-    data = tmp_path_factory.mktemp("grading_fixture")
-    fx = write_raw_fixture(data / "raw")
+    """The hand-made raw zone built twice on one file: at ds (the session's build of it), then
+    a week later with one new penalty for E15 (a co-operative graded A with no records at all)."""
+    fx, data = first_build_copy(tmp_path_factory, "grading_fixture")
     settings = _settings(data)
-    db = build_warehouse(settings, fx["ds"], "fixture.duckdb")
+    db = settings.build_dir / FIXTURE_DB
     first = data / "after_first.duckdb"
     shutil.copyfile(db, first)
     ds2 = (dt.date.fromisoformat(fx["ds"]) + dt.timedelta(days=7)).isoformat()
     write_extra_penalty(
         data / "raw", ds2, fx["uscc"]["E15"], fx["names"]["E15"], "德市监罚〔2026〕77号"
     )
-    build_warehouse(settings, ds2, "fixture.duckdb")
+    build_warehouse(settings, ds2, FIXTURE_DB)
     return {**fx, "data": data, "db1": first, "db2": db, "ds2": ds2}
 
 
@@ -223,11 +223,16 @@ def test_weight_change_in_seed_moves_grades_without_sql(
     ) == [("A",)]
 
 
-def test_score_tracks_latent_risk_on_generated_population(tmp_path: Path) -> None:
-    db = build_population(tmp_path / "data", 3_000, seed=20240101, as_of=dt.date(2026, 6, 30))
-    result = evaluate(db, tmp_path / "data" / "ground_truth")
+def test_score_tracks_latent_risk_on_generated_population(tmp_path_factory) -> None:
+    """On the session's generated population, built and published by every stage."""
+    mp = pytest.MonkeyPatch()
+    try:
+        settings = published_copy(tmp_path_factory, mp, "grading_population").settings
+    finally:
+        mp.undo()
+    result = evaluate(settings.serving_path, settings.ground_truth_dir)
     print(format_report(result))
-    assert result["entities"] >= 2_950
+    assert result["entities"] >= ENTITIES - 50
     assert result["spearman"] >= 0.8
     confusion = result["confusion"]
     assert sum(sum(row.values()) for row in confusion.values()) == result["entities"]

@@ -1,11 +1,14 @@
 """Probabilistic entity resolution end to end on a generated population: extract every feed
 (the exchange-platform feed over real HTTP), dbt up to the matcher's hand-off, the Splink
-matcher, the rest of the dbt build, then resolution quality against the ground truth."""
+matcher, the rest of the dbt build, then resolution quality against the ground truth.
+
+Those are the build stages of the session's first publication (tests/pipeline_fixtures.py):
+this module reads a copy of it, the published file being the candidate those stages built."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -13,38 +16,31 @@ import pyarrow.parquet as pq
 import pytest
 from panorama.build.dbt_runner import run_dbt
 from panorama.settings import get_settings
+from pipeline_fixtures import DS, FIRST_RUN, published_copy
 
 pytestmark = pytest.mark.slow
-
-DS = "2026-11-24"
 
 
 @pytest.fixture(scope="module")
 def resolved(tmp_path_factory):
-    """The pipeline's own build steps: identity build, matcher, the rest of the build."""
+    """The pipeline's own build steps (identity build, matcher, the rest of the build) as the
+    first publication ran them; the built candidate put back in that run's folder."""
     from panorama import pipeline
-    from panorama_dev.local_platform import extract_all
     from panorama_dev.quality.resolution import score
-    from panorama_dev.synth import generate
 
     mp = pytest.MonkeyPatch()
-    data = tmp_path_factory.mktemp("resolution") / "data"
-    mp.setenv("PANORAMA_DATA_DIR", str(data))
-    generate(data, entities=1500, seed=11, as_of=date.fromisoformat(DS), progress=False)
-    settings = get_settings()
-    extract_all(settings, DS, run_id="t")
-    pipeline.build_identity(DS, "t", settings)
-    out = pipeline.resolve(DS, "t", settings)
-    pipeline.build(DS, "t", settings)
-    run = pipeline.run_dir(settings, "t")
-    db = pipeline.candidate_path(settings, "t")
+    published = published_copy(tmp_path_factory, mp, "resolution")
+    settings = published.settings
+    run = pipeline.run_dir(settings, FIRST_RUN)
+    db = pipeline.candidate_path(settings, FIRST_RUN)
+    shutil.copyfile(settings.serving_path, db)
     quality = score(db, settings.ground_truth_dir)
-    common = dict(settings=settings, db_path=db, run_dir=run, as_of=DS, run_id="t")
+    common = dict(settings=settings, db_path=db, run_dir=run, as_of=DS, run_id=FIRST_RUN)
     yield {
         "settings": settings,
         "db": db,
         "run": run,
-        "match": out,
+        "match": published.first_build["resolve"],
         "quality": quality,
         "common": common,
     }

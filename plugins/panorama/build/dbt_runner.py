@@ -3,10 +3,21 @@
 A subprocess (not dbt's in-process runner) keeps dbt's global state and memory out of the
 Airflow worker and gives each invocation a clean start. Each call writes its artefacts
 (run_results.json, manifest.json, logs) under the run's own directory.
+
+Parsing the project costs dbt several seconds per call. dbt reuses an earlier parse
+(``partial_parse.msgpack``) only when the vars and the profile are the same, and re-parses the
+files that changed or that read an environment variable whose value changed. So what differs
+from run to run stays out of the parse: the run id reaches the models as the environment
+variable ``PANORAMA_RUN_ID``, read when they run; dbt works in the candidate's folder, and the
+candidate, the raw zone and the matcher's output are named relative to it (the same text for
+every run). The parse state of each kind of call (project, candidate file name, vars) is kept
+in ``build/dbt_parse/`` and handed to the next such call, whatever its run; dbt checks files,
+vars, profile and environment before it reuses anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,6 +33,9 @@ from panorama.settings import Settings
 log = logging.getLogger(__name__)
 
 RESOLUTION_SUBDIR = "resolution"
+PARSE_STATE = "partial_parse.msgpack"
+PARSE_CACHE_SUBDIR = "dbt_parse"
+PARSE_CACHE_KEEP = 8  # kinds of call whose parse is kept (each logical date makes new ones)
 
 
 @dataclass
@@ -77,16 +91,20 @@ def run_dbt(
     extra_vars: dict | None = None,
 ) -> DbtResult:
     """Invoke ``dbt <args>`` on ``db_path`` with the pipeline's vars; parse run_results.json."""
+    db_path, run_dir = db_path.absolute(), run_dir.absolute()
     run_dir.mkdir(parents=True, exist_ok=True)
     target_dir = run_dir / "dbt_target"
-    dbt_vars = {"as_of_date": as_of, "run_id": run_id, **(extra_vars or {})}
+    dbt_vars = {"as_of_date": as_of, **(extra_vars or {})}
+    kept_parse = _kept_parse(settings, db_path, dbt_vars)
+    _copy_atomic(kept_parse, target_dir / PARSE_STATE)
+    project = str(settings.dbt_project_dir.absolute())
     cmd = [
         dbt_executable(),
         *args,
         "--project-dir",
-        str(settings.dbt_project_dir),
+        project,
         "--profiles-dir",
-        str(settings.dbt_project_dir),
+        project,
         "--target-path",
         str(target_dir),
         "--log-path",
@@ -94,21 +112,28 @@ def run_dbt(
         "--vars",
         json.dumps(dbt_vars),
     ]
+    workdir = db_path.parent
+    # Paths relative to the working directory, the candidate's folder: the same text for every
+    # run, so that neither the profile nor the parsed sources change from run to run.
     env = {
         **os.environ,
-        "PANORAMA_RAW_DIR": str(settings.raw_dir),
-        "PANORAMA_DBT_DUCKDB_PATH": str(db_path),
+        "PANORAMA_DBT_DUCKDB_PATH": db_path.name,
+        "PANORAMA_RAW_DIR": _relative(settings.raw_dir, workdir),
+        # the probabilistic matcher's output for this run (dbt source `resolution`)
+        "PANORAMA_RESOLUTION_DIR": _relative(run_dir / RESOLUTION_SUBDIR, workdir),
+        # stamped on the rows this run builds (read when the models run, not parsed)
+        "PANORAMA_RUN_ID": run_id,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
-        # the probabilistic matcher's output for this run (dbt source `resolution`)
-        "PANORAMA_RESOLUTION_DIR": str(run_dir / RESOLUTION_SUBDIR),
         "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
     }
     if settings.person_hash_key:
         env["PANORAMA_PERSON_HASH_KEY"] = settings.person_hash_key
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
+    _copy_atomic(target_dir / PARSE_STATE, kept_parse)
+    _prune_parse_cache(kept_parse.parent.parent)
     results_path = target_dir / "run_results.json"
     nodes = _parse_run_results(results_path) if results_path.exists() else []
     tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
@@ -120,6 +145,51 @@ def run_dbt(
     if results_path.exists():
         shutil.copyfile(results_path, run_dir / f"run_results_{args[0]}.json")
     return result
+
+
+def _relative(path: Path, start: Path) -> str:
+    """``path`` relative to ``start``, both with symbolic links resolved."""
+    return os.path.relpath(path.resolve(), start.resolve())
+
+
+def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict) -> Path:
+    """Where the parse state of calls of this kind is kept, whatever their run."""
+    key = json.dumps(
+        [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars], sort_keys=True
+    )
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return settings.build_dir / PARSE_CACHE_SUBDIR / digest / PARSE_STATE
+
+
+def _prune_parse_cache(root: Path, keep: int = PARSE_CACHE_KEEP) -> None:
+    """Drop all but the ``keep`` most recently written parse states."""
+    if not root.is_dir():
+        return
+
+    def written(state: Path) -> float:
+        try:
+            return state.stat().st_mtime
+        except OSError:  # pruned meanwhile by another run
+            return 0.0
+
+    kept = sorted(root.glob(f"*/{PARSE_STATE}"), key=written, reverse=True)
+    for state in kept[keep:]:
+        shutil.rmtree(state.parent, ignore_errors=True)
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src``, if there is one, so that a reader of ``dst`` (another run's dbt) sees the
+    old or the new file whole. A cache: a failed copy costs the next call a full parse."""
+    if not src.is_file():
+        return
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        log.warning("dbt parse state not copied to %s: %s", dst, exc)
+        tmp.unlink(missing_ok=True)
 
 
 def _parse_run_results(path: Path) -> list[NodeResult]:

@@ -499,6 +499,7 @@ def _run_gx(
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     _skip_batch_fingerprint()
+    _compile_docs_templates_once()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     actions = []
@@ -563,6 +564,48 @@ def _skip_batch_fingerprint() -> None:
     if not hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
         raise RuntimeError("great_expectations no longer has HASH_THRESHOLD: review the gate")
     pandas_execution_engine.HASH_THRESHOLD = 0
+
+
+class _CompiledTemplates:
+    """An in-memory Jinja bytecode cache: each template compiled once per process."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Any) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])  # rejected if the source changed
+
+    def dump_bytecode(self, bucket: Any) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+def _compile_docs_templates_once() -> None:
+    """Let GX's data-docs views share compiled templates.
+
+    Each page of the data docs is rendered by a new view with a new Jinja environment, which
+    compiles every template again: most of the time the docs take. A bytecode cache shared by
+    those environments (the standard Jinja hook; each view keeps its own filters) compiles each
+    template once.
+    """
+    from great_expectations.render.view.view import DefaultJinjaView
+    from jinja2.bccache import BytecodeCache
+
+    if getattr(DefaultJinjaView, "_panorama_templates", None) is not None:
+        return
+
+    class Cache(_CompiledTemplates, BytecodeCache):
+        pass
+
+    cache = Cache()
+    init = DefaultJinjaView.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.env.bytecode_cache = cache
+
+    DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
+    DefaultJinjaView._panorama_templates = cache  # type: ignore[attr-defined]
 
 
 def _expectation_config(exp: dict[str, Any]) -> Any:

@@ -230,7 +230,7 @@ select
     final.reason_event_ids,
     final.indicator_points,
     {{ as_of_date() }} as as_of_date,
-    '{{ var("run_id") }}' as run_id
+    '{{ pipeline_run_id() }}' as run_id
 from final
 inner join thresholds as grade on grade.grade_rank = final.grade_rank
 inner join thresholds as score_grade on score_grade.grade_rank = final.score_grade_rank

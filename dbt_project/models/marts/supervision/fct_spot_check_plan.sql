@@ -135,6 +135,6 @@ select
     inspectors.inspector_2,
     '{{ var("spot_check_seed") }}' as draw_seed,
     {{ as_of_date() }} as drawn_on,
-    '{{ var("run_id") }}' as drawn_by_run
+    '{{ pipeline_run_id() }}' as drawn_by_run
 from drawn
 left join inspectors on inspectors.entity_id = drawn.entity_id
