@@ -6,6 +6,7 @@ Thin on purpose: the work is in ``plugins/panorama``; heavy libraries load insid
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from airflow.sdk import Param, PokeReturnValue, dag, get_current_context, task
 from panorama.ops import assets
@@ -24,31 +25,8 @@ RAW_FEEDS = assets.raw_feeds_alias()
 SERVING = assets.serving(SETTINGS)
 PUBLIC = assets.public(SETTINGS)
 
-DOC = """
-### 市场主体信用全景画像 · credit panorama
-
-1. **list_feeds → wait_for_deliveries → extract** — the feeds due on the date (their
-   `schedule`), a wait for the deliveries of those with an `arrival` block (a late one fails
-   the run with `LateDelivery`), then one mapped task per due feed: raw Parquet with lineage,
-   quarantine with reasons, a load manifest. A failing feed fails its own task only; nothing is
-   built or published from an incomplete set of inputs.
-2. **build_identity → resolve → build** — `dbt build` into a *candidate* DuckDB file (a copy of
-   the published one, so grade history lives on): first staging and identifier-based resolution,
-   then probabilistic matching (Splink) of what identifiers could not link, then the rest.
-3. **audit** — dbt data tests and the Great Expectations checkpoint over the candidate. A failure
-   stops the run here: the serving file is untouched and the report names what failed. After a
-   deliberate change (new risk weights, a re-sent history) trigger with
-   `accept_baseline_change: ["grade_shares"]` (or `"row_count"`) and an `accept_reason`: those
-   comparisons with the last publication are still reported but let through, and the reason
-   is kept in the audit and the manifest. A feed that kept rows before and whose delivery for
-   this date kept none also stops the run, unless accepted with `feed_empty:<feed>`.
-4. **publish** — atomic replace of `data/serving/panorama.duckdb` and `public.duckdb`, Parquet
-   exports, dbt docs, a manifest; the last versions are kept for rollback
-   (`credit_panorama_rollback`); `credit_panorama_reports` runs on the published asset.
-
-Every task has a time limit and sends one notification when it fails for good (a stopped gate
-with its summary, a late delivery with the feeds); see the README, "Operating".
-"""
+# The DAG's documentation in the UI, kept beside this file.
+DOC = str(Path(__file__).with_name("credit_panorama.md"))
 
 
 @dag(
