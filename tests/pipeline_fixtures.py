@@ -139,7 +139,7 @@ def assert_complete_publication(settings: Settings) -> dict[str, Any]:
     public_counts = warehouse.table_counts(settings.public_path, (warehouse.PUBLIC_SCHEMA,))
     assert public_counts == manifest["public_row_counts"]
     assert counts["entity.dim_entity"] > 0
-    for link in ("exports", "public"):
+    for link in ("exports", "docs"):
         target = (settings.serving_dir / link).resolve()
         assert target == (version / link).resolve(), f"serving/{link} -> {target}"
     return manifest

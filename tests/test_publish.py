@@ -36,6 +36,15 @@ def make_candidate(path: Path, marker: int, rows: int = 50) -> Path:
         "create table public_record.pub_entity as select entity_id, marker from entity.dim_entity"
     )
     con.execute("create table staging.internal_only as select 1 as x")
+    con.execute(
+        "create table entity.rpt_unresolved_records as select 'R1' as record_id, "
+        f"{marker} as marker"
+    )
+    con.execute("create schema finance")
+    con.execute(
+        "create table finance.fin_loan_ceiling as select entity_id, 10.0 as suggested_ceiling_wan "
+        "from entity.dim_entity"
+    )
     con.close()
     return path
 
@@ -59,15 +68,72 @@ def test_publish_writes_serving_public_exports_and_manifest(data_dir, tmp_path):
     assert m["version"] == "v0001_2026-11-25"
     assert m["row_counts"]["entity.dim_entity"] == 50
     assert m["grade_counts"] == {"A": 13, "B": 13, "C": 12, "D": 12}
-    # the public file holds the public schema only
-    assert warehouse.list_tables(
-        settings.public_path, ("public_record", "entity", "risk", "staging")
-    ) == ["public_record.pub_entity"]
-    exports = settings.serving_dir / "exports"
-    assert (exports / "entity.dim_entity.parquet").exists()
-    assert not (exports / "staging.internal_only.parquet").exists()
-    assert (settings.serving_dir / "public" / "public_record.pub_entity.parquet").exists()
+    serving = settings.serving_dir
+    every = ("public_record", "entity", "risk", "staging", "finance", "operations")
+    # each audience's file holds its share only; staging is served to nobody
+    assert warehouse.list_tables(settings.public_path, every) == ["public_record.pub_entity"]
+    assert warehouse.list_tables(serving / "finance_partners.duckdb", every) == [
+        "finance.fin_loan_ceiling"
+    ]
+    assert warehouse.list_tables(serving / "operator.duckdb", every) == [
+        "operations.feed_loads",
+        "operations.rpt_unresolved_records",
+    ]
+    assert warehouse.list_tables(settings.serving_path, every) == [
+        "entity.dim_entity",
+        "finance.fin_loan_ceiling",
+        "public_record.pub_entity",
+        "risk.fct_risk_grade",
+    ]
+    assert warehouse.query(serving / "operator.duckdb", "select * from operations.feed_loads") == [
+        ("x", "", "", 0, 0, 0, 1, 0)
+    ]
+    exports = serving / "exports"
+    assert sorted(p.relative_to(exports).as_posix() for p in exports.rglob("*.parquet")) == [
+        "finance/finance.fin_loan_ceiling.parquet",
+        "operator/operations.feed_loads.parquet",
+        "operator/operations.rpt_unresolved_records.parquet",
+        "public/public_record.pub_entity.parquet",
+        "regulator/entity.dim_entity.parquet",
+        "regulator/finance.fin_loan_ceiling.parquet",
+        "regulator/public_record.pub_entity.parquet",
+        "regulator/risk.fct_risk_grade.parquet",
+    ]
+    for audience in ("regulator", "public", "finance", "operator"):
+        assert (serving / "docs" / audience / "tables.md").is_file()
+    assert "finance.fin_loan_ceiling" in (serving / "docs/finance/tables.md").read_text()
+    assert "dim_entity" not in (serving / "docs/public/tables.md").read_text()
     assert publish.current_manifest(settings)["version"] == m["version"]
+    # the run keeps its whole build (staging included) in its folder, never served
+    built = tmp_path / publish.BUILT
+    assert built.is_file() and not (tmp_path / "cand1.duckdb").exists()
+    assert warehouse.list_tables(built, ("staging",)) == ["staging.internal_only"]
+
+
+def test_served_files_are_compact_whatever_the_candidate_carried(data_dir, tmp_path):
+    """Served files are written fresh from the candidate's served share: a candidate ten times
+    bigger (unserved tables, or the blocks a copy of the last publication carries) gives
+    served files of the same size as a clean one."""
+    settings = get_settings()
+    clean = do_publish(settings, tmp_path, marker=1, rows=20000)
+    bloated = make_candidate(tmp_path / "cand2.duckdb", 2, rows=20000)
+    con = duckdb.connect(str(bloated))
+    con.execute(
+        "create table staging.old_copy as "
+        "select i, md5(i::varchar) || md5((-i)::varchar) as s from range(300000) t(i)"
+    )
+    con.close()
+    m = publish.publish(
+        settings,
+        bloated,
+        run_id="run2",
+        logical_date="2026-11-26",
+        input_manifests=[{"feed": "x", "rows_kept": 1}],
+        audit={"passed": True},
+    )
+    assert (tmp_path / publish.BUILT).stat().st_size > 2 * m["files"]["panorama.duckdb"]
+    for name in ("panorama.duckdb", "public.duckdb"):
+        assert m["files"][name] == clean["files"][name], name
 
 
 def test_versions_rollback_and_pruning(data_dir, tmp_path, monkeypatch):
@@ -208,8 +274,8 @@ def test_rollback_refuses_a_version_missing_a_file(data_dir, tmp_path, capsys):
     assert set(manifest["files"]) >= {
         "panorama.duckdb",
         "public.duckdb",
-        "exports/entity.dim_entity.parquet",
-        "public/public_record.pub_entity.parquet",
+        "exports/regulator/entity.dim_entity.parquet",
+        "exports/public/public_record.pub_entity.parquet",
     }
     (broken / "public.duckdb").unlink()  # what an interrupted delete of the old code left
     assert publish.missing_files(broken) == ["public.duckdb"]

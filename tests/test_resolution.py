@@ -33,7 +33,7 @@ def resolved(tmp_path_factory):
     settings = published.settings
     run = pipeline.run_dir(settings, FIRST_RUN)
     db = pipeline.candidate_path(settings, FIRST_RUN)
-    shutil.copyfile(settings.serving_path, db)
+    shutil.copyfile(pipeline.built_path(settings, FIRST_RUN), db)
     quality = score(db, settings.ground_truth_dir)
     common = dict(settings=settings, db_path=db, run_dir=run, as_of=DS, run_id=FIRST_RUN)
     yield {

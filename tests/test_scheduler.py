@@ -59,7 +59,7 @@ MARK = "PANORAMA_TEST_STACK"  # inherited by every process the command starts
 EXPECTED_TABLES = {
     "entity.dim_entity",
     "entity.fct_entity_event",
-    "entity.rpt_unresolved_records",
+    "finance.fin_loan_ceiling",
     "risk.fct_risk_grade",
     "risk.fct_risk_grade_history",
     "public_record.pub_entity",

@@ -3,7 +3,7 @@
 Operations on a deployment:
 
 extract     land one feed for a logical date (what the DAG's extract task does)
-status      what is published: version, tables and row counts
+status      what is published: version, each audience's file, tables and row counts
 versions    kept publications
 rollback    serve a kept version again
 
@@ -52,8 +52,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"version {manifest['version']} (logical date {manifest['logical_date']}, "
         f"run {manifest['run_id']})"
     )
-    for table, n in warehouse.table_counts(settings.serving_path).items():
-        print(f"  {table:<45} {n:>10,}")
+    for audience in warehouse.AUDIENCES:
+        path = settings.serving_dir / audience.file
+        if not path.exists():  # a version published before this audience had a file
+            continue
+        print(f"{audience.name}: {path.name} ({path.stat().st_size / 2**20:,.1f} MiB)")
+        for table, n in warehouse.table_counts(path, audience.schemas).items():
+            print(f"  {table:<45} {n:>10,}")
     return 0
 
 

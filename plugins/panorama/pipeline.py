@@ -53,17 +53,25 @@ def published_run_dirs(settings: Settings) -> set[Path]:
 
 
 def _prune_run_dirs(settings: Settings, keep: int = KEEP_RUN_DIRS) -> None:
-    """Keep the ``keep`` newest run folders, and every kept publication's whatever its age."""
+    """Keep the ``keep`` newest run folders, and every kept publication's whatever its age;
+    of the older kept publications' folders, the working warehouse files go (the served
+    version holds what readers need, the folder keeps the audit and the docs sources)."""
     root = settings.build_dir / "runs"
     if not root.exists():
         return
     published = published_run_dirs(settings)
-    dirs = sorted(
-        (p for p in root.iterdir() if p.is_dir() and p not in published),
-        key=lambda p: p.stat().st_mtime,
-    )
+    by_age = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    dirs = [p for p in by_age if p not in published]
     for p in dirs[: max(0, len(dirs) - keep)]:
         shutil.rmtree(p, ignore_errors=True)
+    for p in [p for p in by_age if p in published][: -keep or None]:
+        (p / publishing.BUILT).unlink(missing_ok=True)
+
+
+def built_path(settings: Settings, run_id: str) -> Path:
+    """The whole build of a published run (staging, intermediate, test failures): kept in its
+    run folder for debugging, never served."""
+    return run_dir(settings, run_id) / publishing.BUILT
 
 
 # The models the probabilistic matcher needs: staging, the registry and the identifier step.

@@ -7,13 +7,104 @@ Everything else here opens files read-only, or writes a *new* file that nobody r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import fnmatch
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Schemas a regulator or BI tool reads; staging/intermediate stay internal to the build.
+# Schemas of the built marts; staging, intermediate and dbt test failures stay in the build.
 PUBLISHED_SCHEMAS = ("entity", "risk", "supervision", "finance", "public_record")
 PUBLIC_SCHEMA = "public_record"
+
+
+@dataclass(frozen=True)
+class Share:
+    """Tables ``<schema>.<pattern>`` of the build, served in ``served_schema``."""
+
+    schema: str
+    pattern: str = "*"
+    served_schema: str | None = None
+    exclude: tuple[str, ...] = ()
+
+    def picks(self, schema: str, table: str) -> str | None:
+        """The served schema of ``schema.table`` when this share takes it, else None."""
+        if schema != self.schema or not fnmatch.fnmatchcase(table, self.pattern):
+            return None
+        if table in self.exclude:
+            return None
+        return self.served_schema or schema
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who reads a served file, and the share of the build it holds."""
+
+    name: str
+    file: str  # the served DuckDB file, under serving/
+    shares: tuple[Share, ...]
+    description: str
+
+    @property
+    def schemas(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.served_schema or s.schema for s in self.shares))
+
+    def selection(self, tables: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """``(schema, table, served_schema)`` of the build's tables this audience reads."""
+        out = []
+        for schema, table in tables:
+            for share in self.shares:
+                served = share.picks(schema, table)
+                if served:
+                    out.append((schema, table, served))
+                    break
+        return out
+
+
+# The review queue of records no entity could be matched to: operators' work, not a mart.
+OPERATIONS_SCHEMA = "operations"
+OPERATOR_TABLES = ("rpt_unresolved_records",)
+
+AUDIENCES: tuple[Audience, ...] = (
+    Audience(
+        "regulator",
+        "panorama.duckdb",
+        (
+            Share("entity", exclude=OPERATOR_TABLES),
+            Share("risk"),
+            Share("supervision"),
+            Share("finance"),
+            Share("public_record"),
+        ),
+        "the bureau's regulators (internal): panorama, grades with reasons and history, "
+        "supervision plans, reports; personal identifiers masked",
+    ),
+    Audience(
+        "public",
+        "public.duckdb",
+        (Share(PUBLIC_SCHEMA),),
+        "the public (公示): public-record facts only",
+    ),
+    Audience(
+        "finance",
+        "finance_partners.duckdb",
+        (Share("finance", "fin_*"),),
+        "finance partners: per entity the code, name, suggested loan ceiling and its basis",
+    ),
+    Audience(
+        "operator",
+        "operator.duckdb",
+        tuple(Share("entity", t, OPERATIONS_SCHEMA) for t in OPERATOR_TABLES),
+        "operators (data engineers): review queues and the publication's load accounting",
+    ),
+)
+
+
+def audience(name: str) -> Audience:
+    for a in AUDIENCES:
+        if a.name == name:
+            return a
+    raise KeyError(f"no audience {name!r}; audiences: {', '.join(a.name for a in AUDIENCES)}")
 
 
 @contextlib.contextmanager
@@ -87,6 +178,39 @@ def copy_schemas(source: Path, target: Path, schemas: tuple[str, ...]) -> dict[s
             )
             counts[f"{schema}.{table}"] = con.execute(
                 f'select count(*) from "{schema}"."{table}"'
+            ).fetchall()[0][0]
+        con.execute("detach src")
+        con.execute("checkpoint")
+    return counts
+
+
+def build_tables(path: Path) -> list[tuple[str, str]]:
+    """``(schema, table)`` of every table and view of a build file."""
+    with connect(path) as con:
+        rows = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database() order by 1, 2"
+        ).fetchall()
+    return [(s, t) for s, t in rows]
+
+
+def write_tables(
+    source: Path, target: Path, selection: Iterable[tuple[str, str, str]]
+) -> dict[str, int]:
+    """Write a fresh DuckDB file at ``target`` with ``(schema, table, served_schema)`` of
+    ``source`` as tables (views become tables). A new file is written compactly: no free
+    blocks inherited from earlier builds. Returns row counts by served name."""
+    target.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    with connect(target, read_only=False) as con:
+        con.execute(f"attach '{_sql_str(source)}' as src (read_only)")
+        for schema, table, served in selection:
+            con.execute(f'create schema if not exists "{served}"')
+            con.execute(
+                f'create table "{served}"."{table}" as select * from src."{schema}"."{table}"'
+            )
+            counts[f"{served}.{table}"] = con.execute(
+                f'select count(*) from "{served}"."{table}"'
             ).fetchall()[0][0]
         con.execute("detach src")
         con.execute("checkpoint")

@@ -1,15 +1,18 @@
-"""Publish an audited candidate: atomic replace of the serving files, kept versions, rollback.
+"""Publish an audited candidate: curated files per audience, atomic switch, kept versions.
 
-Layout under ``serving/``::
+Each audience reads its own share of the build (``warehouse.AUDIENCES``), written as a fresh,
+compact DuckDB file, Parquet exports and a data dictionary; staging, intermediate models and
+dbt test failures stay in the run's folder (``build/runs/<run>/built.duckdb``) and are never
+served. Layout under ``serving/``::
 
-    versions/<vNNNN_ds>/       every kept publication: panorama.duckdb, public.duckdb,
+    versions/<vNNNN_ds>/       every kept publication: panorama.duckdb (regulators),
+                               public.duckdb (公示), finance_partners.duckdb, operator.duckdb,
                                manifest.json (written last: a version without it is incomplete),
-                               exports/*.parquet, public/*.parquet, docs/
+                               exports/<audience>/*.parquet, docs/<audience>/
     versions/.deleting-<name>/ a pruned version on its way out (renamed first, then deleted)
     current                    -> versions/<the version in place>
-    panorama.duckdb            -> current/panorama.duckdb   what regulators and BI tools open
-    public.duckdb              -> current/public.duckdb     the public dataset (公示)
-    manifest.json, exports/, public/, docs/  -> the same in current/
+    panorama.duckdb, public.duckdb, finance_partners.duckdb, operator.duckdb, manifest.json,
+    exports/, docs/            -> the same in current/
 
 A publication writes the whole new version first, then flips ``current`` with one
 ``os.replace`` of a symlink: every serving path moves to the new version at once, so a reader
@@ -43,9 +46,11 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 _VERSION = re.compile(r"^v(\d{4,})_")
 DELETING = ".deleting-"
-# The data files of a version the manifest records (with their sizes) besides the two
-# DuckDB files: what readers and rollback need. docs/ is not checked.
-_DATA_DIRS = ("exports", "public")
+# The data files of a version the manifest records (with their sizes) besides the DuckDB
+# files: what readers and rollback need. docs/ is not checked.
+_DATA_DIRS = ("exports",)
+# The working warehouse a run keeps after its publication (staging, intermediate, test failures).
+BUILT = "built.duckdb"
 
 
 def _seq_of(name: str) -> int:
@@ -122,7 +127,9 @@ def baseline_from_manifest(manifest: dict[str, Any] | None) -> dict[str, Any] | 
 
 CURRENT = "current"
 # What readers open, each a fixed symlink through ``current``.
-SERVED = ("panorama.duckdb", "public.duckdb", MANIFEST, "exports", "public", "docs")
+SERVED = (*(a.file for a in warehouse.AUDIENCES), MANIFEST, "exports", "docs")
+# Served links of older layouts, removed at the next switch.
+_RETIRED = ("public",)
 
 
 def _atomic_symlink(target: str, link: Path) -> None:
@@ -205,7 +212,8 @@ def publish(
     serving = settings.serving_dir
     serving.mkdir(parents=True, exist_ok=True)
     _clean_incomplete(settings)
-    warehouse.checkpoint(candidate)
+    if candidate.with_name(candidate.name + ".wal").exists():
+        warehouse.checkpoint(candidate)
 
     seq = 1 + max((_seq_of(p.name) for p in _version_dirs(settings)), default=0)
     name = f"v{seq:04d}_{logical_date}"
@@ -213,18 +221,11 @@ def publish(
     vdir.mkdir(parents=True)
 
     # 1. Stage the whole version beside the serving files (nobody reads it yet).
-    staged_db = vdir / "panorama.duckdb"
-    shutil.move(str(candidate), staged_db)
-    row_counts = warehouse.table_counts(staged_db)
-    public_counts = warehouse.copy_schemas(
-        staged_db, vdir / "public.duckdb", (warehouse.PUBLIC_SCHEMA,)
-    )
-    exported = warehouse.export_parquet(staged_db, vdir / "exports", warehouse.PUBLISHED_SCHEMAS)
-    warehouse.export_parquet(vdir / "public.duckdb", vdir / "public", (warehouse.PUBLIC_SCHEMA,))
-    if docs_dir and docs_dir.exists():
-        shutil.copytree(docs_dir, vdir / "docs")
-    (vdir / "docs").mkdir(exist_ok=True)
-    grade_counts, grade_shares = _grade_shares(staged_db)
+    served = write_audiences(candidate, vdir, input_manifests)
+    regulator_db = vdir / warehouse.audience("regulator").file
+    row_counts = served["regulator"]
+    write_docs(vdir, served, docs_dir)
+    grade_counts, grade_shares = _grade_shares(regulator_db)
     manifest = {
         "version": name,
         "run_id": run_id,
@@ -232,7 +233,10 @@ def publish(
         "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "inputs": input_manifests,
         "row_counts": row_counts,
-        "public_row_counts": public_counts,
+        "public_row_counts": served["public"],
+        "audiences": {
+            a.name: {"file": a.file, "row_counts": served[a.name]} for a in warehouse.AUDIENCES
+        },
         "grade_counts": grade_counts,
         "grade_shares": grade_shares,
         "checks": {
@@ -242,13 +246,16 @@ def publish(
             "seconds": audit.get("seconds"),
             "accepted": audit.get("accepted"),
         },
-        "exports": sorted(exported),
+        "exports": sorted(f"{a.name}/{t}" for a in warehouse.AUDIENCES for t in served[a.name]),
         "files": _file_sizes(vdir),
     }
+    manifest["stage_seconds"] = round(time.monotonic() - started, 2)
     _write_json(vdir / MANIFEST, manifest)  # the version is complete from here on
 
     # 2. Swap what readers see, one atomic rename per file; the manifest last.
     _switch_to(settings, Version(name, vdir))
+    # the run keeps its whole build (staging, intermediate, test failures) for debugging
+    os.replace(candidate, candidate.with_name(BUILT))
     manifest["publish_seconds"] = round(time.monotonic() - started, 2)
     _prune(settings)
     log.info(
@@ -257,13 +264,119 @@ def publish(
     return manifest
 
 
+def write_audiences(
+    candidate: Path, vdir: Path, input_manifests: list[dict[str, Any]]
+) -> dict[str, dict[str, int]]:
+    """Each audience's fresh DuckDB file and Parquet exports in ``vdir``; row counts by
+    audience. The operators' file also gets the load accounting of the publication's inputs."""
+    tables = warehouse.build_tables(candidate)
+    served: dict[str, dict[str, int]] = {}
+    for a in warehouse.AUDIENCES:
+        db = vdir / a.file
+        counts = warehouse.write_tables(candidate, db, a.selection(tables))
+        if a.name == "operator":
+            counts.update(_write_feed_loads(db, input_manifests))
+        warehouse.export_parquet(db, vdir / "exports" / a.name, a.schemas)
+        served[a.name] = dict(sorted(counts.items()))
+    return served
+
+
+_LOAD_COLUMNS = ("files", "files_rejected", "rows_read", "rows_kept", "rows_quarantined")
+
+
+def _write_feed_loads(db: Path, input_manifests: list[dict[str, Any]]) -> dict[str, int]:
+    """``operations.feed_loads``: one row per input load manifest (counts only)."""
+    rows = []
+    for m in input_manifests:
+        totals = m.get("totals") or {}
+        rows.append(
+            (
+                str(m.get("feed") or ""),
+                str(m.get("load_date") or ""),
+                str(m.get("status") or ""),
+                *(int(totals.get(c) or m.get(c) or 0) for c in _LOAD_COLUMNS),
+            )
+        )
+    name = f"{warehouse.OPERATIONS_SCHEMA}.feed_loads"
+    with warehouse.connect(db, read_only=False) as con:
+        con.execute(f"create schema if not exists {warehouse.OPERATIONS_SCHEMA}")
+        con.execute(
+            f"create table {name} (feed varchar, load_date varchar, status varchar, "
+            + ", ".join(f"{c} bigint" for c in _LOAD_COLUMNS)
+            + ")"
+        )
+        if rows:
+            con.executemany(f"insert into {name} values ({', '.join('?' * 8)})", rows)
+        con.execute("checkpoint")
+    return {name: len(rows)}
+
+
+def write_docs(vdir: Path, served: dict[str, dict[str, int]], docs_dir: Path | None) -> None:
+    """``docs/<audience>/tables.md``: the tables, columns and types each audience reads, with
+    the dbt descriptions when the run's docs hold them. The whole dbt and GX docs (every
+    model, staging included) are the operators'."""
+    descriptions = _dbt_descriptions(docs_dir)
+    for a in warehouse.AUDIENCES:
+        out = vdir / "docs" / a.name
+        out.mkdir(parents=True, exist_ok=True)
+        if a.name == "operator" and docs_dir and docs_dir.exists():
+            shutil.copytree(docs_dir, out, dirs_exist_ok=True)
+        columns = _columns(vdir / a.file)
+        lines = [
+            f"# {a.name}: {a.description}",
+            "",
+            f"File `{a.file}`, exports `exports/{a.name}/`.",
+        ]
+        for table, n in served[a.name].items():
+            schema, _, name = table.partition(".")
+            model = descriptions.get(name, {})
+            lines += ["", f"## {table} ({n:,} rows)", "", model.get("description", "").strip()]
+            lines += ["", "| column | type | description |", "|---|---|---|"]
+            for col, dtype in columns.get(table, []):
+                text = " ".join(str(model.get("columns", {}).get(col, "")).split())
+                lines.append(f"| {col} | {dtype} | {text} |")
+        (out / "tables.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _columns(db: Path) -> dict[str, list[tuple[str, str]]]:
+    rows = warehouse.query(
+        db,
+        "select table_schema || '.' || table_name, column_name, data_type "
+        "from information_schema.columns where table_catalog = current_database() "
+        "order by table_schema, table_name, ordinal_position",
+    )
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, col, dtype in rows:
+        out.setdefault(table, []).append((col, dtype))
+    return out
+
+
+def _dbt_descriptions(docs_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """Model name -> description and column descriptions, from dbt's manifest.json."""
+    path = docs_dir / "manifest.json" if docs_dir else None
+    if not path or not path.exists():
+        return {}
+    try:
+        nodes = json.loads(path.read_text(encoding="utf-8")).get("nodes", {})
+    except ValueError:
+        return {}
+    out = {}
+    for node in nodes.values():
+        if node.get("resource_type") == "model":
+            out[node["name"]] = {
+                "description": node.get("description") or "",
+                "columns": {c: v.get("description") or "" for c, v in node["columns"].items()},
+            }
+    return out
+
+
 def _file_sizes(vdir: Path) -> dict[str, int]:
     """The data files of a staged version and their sizes (what makes it whole)."""
-    files = {name: (vdir / name).stat().st_size for name in ("panorama.duckdb", "public.duckdb")}
+    files = {a.file: (vdir / a.file).stat().st_size for a in warehouse.AUDIENCES}
     for sub in _DATA_DIRS:
-        for f in sorted((vdir / sub).glob("*")):
+        for f in sorted((vdir / sub).rglob("*")):
             if f.is_file():
-                files[f"{sub}/{f.name}"] = f.stat().st_size
+                files[f.relative_to(vdir).as_posix()] = f.stat().st_size
     return files
 
 
@@ -278,6 +391,9 @@ def _switch_to(settings: Settings, version: Version) -> None:
         if link.is_dir() and not link.is_symlink():
             shutil.rmtree(link)
         _atomic_symlink(f"{CURRENT}/{name}", link)
+    for name in _RETIRED:
+        if (serving / name).is_symlink():
+            (serving / name).unlink()
 
 
 def _prune(settings: Settings) -> None:
