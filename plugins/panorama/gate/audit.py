@@ -135,6 +135,8 @@ class AuditReport:
     accepted: dict[str, Any] | None = None
     # feeds that kept rows before and whose delivery for this date kept none (load manifests)
     empty_feeds: list[dict[str, Any]] = field(default_factory=list)
+    # `dbt source freshness` of the raw zone (newest `_loaded_at` per kind); an error stops
+    freshness: list[dict[str, Any]] = field(default_factory=list)
 
     def headline(self) -> str:
         if self.passed:
@@ -144,6 +146,9 @@ class AuditReport:
                 line += f"; accepted ({self.accepted['reason']}): {waived}"
             return line
         lines = ["audit FAILED: candidate not published"]
+        for f in self.freshness:
+            if f["status"] not in ("pass", "warn"):
+                lines.append(f"  stale source {f['source']}: {f['message']}")
         for f in self.empty_feeds:
             if not f.get("waived"):
                 lines.append(f"  {f['message']} (accept with {FEED_EMPTY}:{f['feed']})")
@@ -207,6 +212,47 @@ def _failure_relations(target_dir: Path) -> dict[str, str]:
     return out
 
 
+def source_freshness(
+    settings: Settings, candidate: Path, run_dir: Path, as_of: str, run_id: str
+) -> list[dict[str, Any]]:
+    """``dbt source freshness`` of the raw zone's sources (``_loaded_at``): per source its
+    status (pass / warn / error / runtime error), newest load and age in hours."""
+    result = run_dbt(
+        ["source", "freshness", "--output", str(run_dir / "dbt_target" / "sources.json")],
+        settings=settings,
+        db_path=candidate,
+        run_dir=run_dir,
+        as_of=as_of,
+        run_id=run_id,
+    )
+    path = run_dir / "dbt_target" / "sources.json"
+    if not path.exists():
+        return [
+            {
+                "source": "raw",
+                "status": "runtime error",
+                "message": mask_pii(result.log_tail[-500:]),
+            }
+        ]
+    out = []
+    for r in json.loads(path.read_text(encoding="utf-8")).get("results", []):
+        age = r.get("max_loaded_at_time_ago_in_s")
+        hours = None if age is None else round(age / 3600, 1)
+        status = r.get("status", "runtime error")
+        out.append(
+            {
+                "source": r["unique_id"].removeprefix("source.credit_panorama."),
+                "status": status,
+                "max_loaded_at": r.get("max_loaded_at"),
+                "age_hours": hours,
+                "message": f"newest load {hours} h old ({status})"
+                if hours is not None
+                else mask_pii(str(r.get("message") or status))[:300],
+            }
+        )
+    return sorted(out, key=lambda f: f["source"])
+
+
 def fingerprint(path: Path) -> dict[str, Any]:
     """Identity of a candidate file as audited (size and modification time, nanoseconds)."""
     st = path.stat()
@@ -237,6 +283,7 @@ def audit_candidate(
     from panorama.gate.gx_audit import run_checkpoint
 
     started = time.monotonic()
+    freshness = source_freshness(settings, candidate, run_dir, as_of, run_id)
     dbt = run_dbt(
         ["test", "--store-failures", "--exclude-resource-type", "unit_test"],
         settings=settings,
@@ -261,7 +308,11 @@ def audit_candidate(
     report = AuditReport(
         run_id=run_id,
         as_of=as_of,
-        passed=dbt.success and not dbt_failures and gx_passed and all(f["waived"] for f in feeds),
+        passed=dbt.success
+        and not dbt_failures
+        and gx_passed
+        and all(f["waived"] for f in feeds)
+        and all(f["status"] in ("pass", "warn") for f in freshness),
         seconds=round(time.monotonic() - started, 2),
         dbt_summary=dbt.summary(),
         dbt_failures=dbt_failures,
@@ -273,6 +324,7 @@ def audit_candidate(
             else None
         ),
         empty_feeds=feeds,
+        freshness=freshness,
     )
     (run_dir / "audit.json").write_text(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
