@@ -9,7 +9,9 @@ This module is the only one that reads them:
 - ``PANORAMA_DUCKDB_MEMORY_LIMIT``: DuckDB's memory limit for dbt and the matcher (default 12GB);
 - ``PANORAMA_PERSON_HASH_KEY``: the key of the ID-number hash in the warehouse (dbt falls back to
   a development key when it is not set);
-- ``PANORAMA_DS``: the logical date a command uses when none is given (default yesterday).
+- ``PANORAMA_DS``: the logical date a command uses when none is given (default yesterday);
+- ``PANORAMA_POSTGRES_CONN_ID``: the Airflow connection of the PostgreSQL publication target
+  (unset: publications go to the DuckDB files only).
 
 Airflow connections (``AIRFLOW_CONN_*``) are Airflow's: ``ingest/connectors/connection.py``
 reads them through Airflow.
@@ -110,6 +112,7 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     person_hash_key: str | None = field(default=None, repr=False)
     default_ds: str | None = None
+    postgres_conn_id: str | None = None
     ops: OpsSettings = field(default_factory=OpsSettings)
 
     @property
@@ -156,6 +159,14 @@ class Settings:
         return self.serving_dir / "public.duckdb"
 
     @property
+    def finance_path(self) -> Path:
+        return self.serving_dir / "finance_partners.duckdb"
+
+    @property
+    def operator_path(self) -> Path:
+        return self.serving_dir / "operator.duckdb"
+
+    @property
     def notifications_path(self) -> Path:
         """The file channel's JSON lines (one notification a line)."""
         return self.ops.notify_file or self.data_dir / "notifications.jsonl"
@@ -184,5 +195,6 @@ def get_settings() -> Settings:
         or DEFAULT_DUCKDB_MEMORY_LIMIT,
         person_hash_key=os.environ.get("PANORAMA_PERSON_HASH_KEY") or None,
         default_ds=os.environ.get("PANORAMA_DS") or None,
+        postgres_conn_id=os.environ.get("PANORAMA_POSTGRES_CONN_ID") or None,
         ops=_ops_from_env(),
     )

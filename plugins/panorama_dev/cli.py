@@ -76,6 +76,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for table, n in warehouse.table_counts(settings.serving_path).items():
         print(f"  {table:<45} {n:>10,}")
     print(f"public dataset: {settings.public_path}")
+    print("served per audience (data/serving/; staging and intermediate stay in the run folder):")
+    for audience in warehouse.AUDIENCES:
+        path = settings.serving_dir / audience.file
+        tables = warehouse.list_tables(path, audience.schemas)
+        print(
+            f"  {audience.name:<10} {path.name:<24} {path.stat().st_size / 2**20:8.1f} MiB"
+            f"  {len(tables)} tables"
+        )
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
 

@@ -221,7 +221,8 @@ def publish(
     vdir.mkdir(parents=True)
 
     # 1. Stage the whole version beside the serving files (nobody reads it yet).
-    served = write_audiences(candidate, vdir, input_manifests)
+    meta = {"version": name, "run_id": run_id, "logical_date": logical_date}
+    served = write_audiences(candidate, vdir, input_manifests, meta)
     regulator_db = vdir / warehouse.audience("regulator").file
     row_counts = served["regulator"]
     write_docs(vdir, served, docs_dir)
@@ -252,8 +253,17 @@ def publish(
     manifest["stage_seconds"] = round(time.monotonic() - started, 2)
     _write_json(vdir / MANIFEST, manifest)  # the version is complete from here on
 
+    pg_url = _postgres_url(settings)
+    if pg_url:  # loaded and viewed, not yet in place
+        from panorama.serve import postgres
+
+        pg = postgres.publish_version(pg_url, name, regulator_db, manifest)
+
     # 2. Swap what readers see, one atomic rename per file; the manifest last.
     _switch_to(settings, Version(name, vdir))
+    if pg_url:
+        postgres.put_in_place(pg_url, name, settings.keep_versions)
+        manifest["postgres"] = {"load_seconds": pg["load_seconds"]}
     # the run keeps its whole build (staging, intermediate, test failures) for debugging
     os.replace(candidate, candidate.with_name(BUILT))
     manifest["publish_seconds"] = round(time.monotonic() - started, 2)
@@ -265,10 +275,15 @@ def publish(
 
 
 def write_audiences(
-    candidate: Path, vdir: Path, input_manifests: list[dict[str, Any]]
+    candidate: Path,
+    vdir: Path,
+    input_manifests: list[dict[str, Any]],
+    meta: dict[str, str] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Each audience's fresh DuckDB file and Parquet exports in ``vdir``; row counts by
-    audience. The operators' file also gets the load accounting of the publication's inputs."""
+    audience. The operators' file also gets the load accounting of the publication's inputs.
+    Every file carries ``panorama_meta.publication`` (version, run id, logical date): what a
+    reader's connection reads is the version it sees."""
     tables = warehouse.build_tables(candidate)
     served: dict[str, dict[str, int]] = {}
     for a in warehouse.AUDIENCES:
@@ -276,9 +291,28 @@ def write_audiences(
         counts = warehouse.write_tables(candidate, db, a.selection(tables))
         if a.name == "operator":
             counts.update(_write_feed_loads(db, input_manifests))
+        if meta:
+            _write_meta(db, meta)
         warehouse.export_parquet(db, vdir / "exports" / a.name, a.schemas)
         served[a.name] = dict(sorted(counts.items()))
     return served
+
+
+META_SCHEMA = "panorama_meta"
+
+
+def _write_meta(db: Path, meta: dict[str, str]) -> None:
+    with warehouse.connect(db, read_only=False) as con:
+        con.execute(f"create schema {META_SCHEMA}")
+        con.execute(
+            f"create table {META_SCHEMA}.publication "
+            "(version varchar, run_id varchar, logical_date varchar)"
+        )
+        con.execute(
+            f"insert into {META_SCHEMA}.publication values (?, ?, ?)",
+            [meta["version"], meta["run_id"], meta["logical_date"]],
+        )
+        con.execute("checkpoint")
 
 
 _LOAD_COLUMNS = ("files", "files_rejected", "rows_read", "rows_kept", "rows_quarantined")
@@ -370,6 +404,15 @@ def _dbt_descriptions(docs_dir: Path | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _postgres_url(settings: Settings) -> str | None:
+    """The PostgreSQL target's URL when one is configured (an Airflow connection)."""
+    if not settings.postgres_conn_id:
+        return None
+    from panorama.serve import postgres
+
+    return postgres.url_from_connection(settings.postgres_conn_id)
+
+
 def _file_sizes(vdir: Path) -> dict[str, int]:
     """The data files of a staged version and their sizes (what makes it whole)."""
     files = {a.file: (vdir / a.file).stat().st_size for a in warehouse.AUDIENCES}
@@ -428,6 +471,13 @@ def rollback(settings: Settings, to: str) -> dict[str, Any]:
     by_name = {v.name: v for v in list_versions(settings)}
     if to not in by_name:
         raise KeyError(f"no kept version {to!r}; kept: {', '.join(by_name) or 'none'}")
+    pg_url = _postgres_url(settings)
+    if pg_url:
+        from panorama.serve import postgres
+
+        postgres.check_loaded(pg_url, to)  # refuses before anything is switched
     _switch_to(settings, by_name[to])
+    if pg_url:
+        postgres.rollback(pg_url, to)
     log.info("rolled back to %s", to)
     return by_name[to].manifest()
