@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,12 +194,25 @@ def build_tables(path: Path) -> list[tuple[str, str]]:
     return [(s, t) for s, t in rows]
 
 
-def write_tables(
-    source: Path, target: Path, selection: Iterable[tuple[str, str, str]]
-) -> dict[str, int]:
+@dataclass
+class Written:
+    """What :func:`write_served` wrote: row counts and columns (name, type) by served table."""
+
+    counts: dict[str, int]
+    columns: dict[str, list[tuple[str, str]]]
+
+
+def write_served(
+    source: Path,
+    target: Path,
+    selection: Iterable[tuple[str, str, str]],
+    exports_dir: Path | None = None,
+    extra: Callable[[Any], dict[str, int]] | None = None,
+) -> Written:
     """Write a fresh DuckDB file at ``target`` with ``(schema, table, served_schema)`` of
-    ``source`` as tables (views become tables). A new file is written compactly: no free
-    blocks inherited from earlier builds. Returns row counts by served name."""
+    ``source`` as tables (views become tables), then ``extra(con)``'s tables, and export each
+    table to ``exports_dir/<schema>.<table>.parquet`` (zstd). A new file is written
+    compactly: no free blocks inherited from earlier builds. One connection does it all."""
     target.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     with connect(target, read_only=False) as con:
@@ -213,8 +226,26 @@ def write_tables(
                 f'select count(*) from "{served}"."{table}"'
             ).fetchall()[0][0]
         con.execute("detach src")
+        if extra:
+            counts.update(extra(con))
+        if exports_dir:
+            exports_dir.mkdir(parents=True, exist_ok=True)
+            for name in counts:
+                schema, table = name.split(".", 1)
+                dest = exports_dir / f"{name}.parquet"
+                con.execute(
+                    f'copy "{schema}"."{table}" to \'{_sql_str(dest)}\' '
+                    "(format parquet, compression zstd)"
+                )
+        columns: dict[str, list[tuple[str, str]]] = {}
+        for name, col, dtype in con.execute(
+            "select table_schema || '.' || table_name, column_name, data_type "
+            "from information_schema.columns where table_catalog = current_database() "
+            "order by table_schema, table_name, ordinal_position"
+        ).fetchall():
+            columns.setdefault(name, []).append((col, dtype))
         con.execute("checkpoint")
-    return counts
+    return Written(dict(sorted(counts.items())), columns)
 
 
 def export_parquet(source: Path, out_dir: Path, schemas: tuple[str, ...]) -> dict[str, Path]:

@@ -148,20 +148,20 @@ def load_version(url: str, version: str, source: Path, manifest: dict[str, Any])
     (one transaction: a version is in ``panorama_meta.publication`` only when whole).
     Returns row counts and seconds."""
     started = time.monotonic()
-    tables = warehouse.list_tables(source, warehouse.audience(SOURCE_AUDIENCE).schemas)
-    columns = _duckdb_columns(source)
+    schemas = warehouse.audience(SOURCE_AUDIENCE).schemas
     counts: dict[str, int] = {}
-    with connect(url) as conn:
+    with connect(url) as conn, warehouse.connect(source) as duck:
         ensure_setup(conn)
         _drop_version(conn, version)  # what an interrupted load of this version left
+        columns = _duckdb_columns(duck, schemas)
         with tempfile.TemporaryDirectory(prefix="pg-load-") as tmp, conn.transaction():
-            for name in tables:
+            for name, cols in columns.items():
                 schema, table = name.split(".", 1)
                 target = f"{_q(version_schema(version, schema))}.{_q(table)}"
                 conn.execute(f"create schema if not exists {_q(version_schema(version, schema))}")
-                cols = ", ".join(f"{_q(c)} {pg_type(t)}" for c, t in columns[name])
-                conn.execute(f"create table {target} ({cols})")
-                counts[name] = _copy_table(conn, source, name, columns[name], target, Path(tmp))
+                ddl = ", ".join(f"{_q(c)} {pg_type(t)}" for c, t in cols)
+                conn.execute(f"create table {target} ({ddl})")
+                counts[name] = _copy_table(conn, duck, name, cols, target, Path(tmp))
             conn.execute(
                 f"insert into {META}.publication (version, logical_date, published_at, "
                 "manifest) values (%s, %s, %s, %s)",
@@ -178,13 +178,14 @@ def load_version(url: str, version: str, source: Path, manifest: dict[str, Any])
     return {"row_counts": counts, "load_seconds": round(time.monotonic() - started, 2)}
 
 
-def _duckdb_columns(source: Path) -> dict[str, list[tuple[str, str]]]:
-    rows = warehouse.query(
-        source,
+def _duckdb_columns(duck: Any, schemas: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
+    rows = duck.execute(
         "select table_schema || '.' || table_name, column_name, data_type "
         "from information_schema.columns where table_catalog = current_database() "
+        f"and table_schema in ({', '.join('?' for _ in schemas)}) "
         "order by table_schema, table_name, ordinal_position",
-    )
+        list(schemas),
+    ).fetchall()
     out: dict[str, list[tuple[str, str]]] = {}
     for name, col, dtype in rows:
         out.setdefault(name, []).append((col, dtype))
@@ -192,7 +193,7 @@ def _duckdb_columns(source: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def _copy_table(
-    conn: Any, source: Path, name: str, columns: list[tuple[str, str]], target: str, tmp: Path
+    conn: Any, duck: Any, name: str, columns: list[tuple[str, str]], target: str, tmp: Path
 ) -> int:
     """One table through a CSV file DuckDB writes and ``COPY ... FROM STDIN`` reads."""
     csv_path = tmp / f"{name}.csv"
@@ -201,11 +202,10 @@ def _copy_table(
         for c, t in columns
     )
     schema, table = name.split(".", 1)
-    with warehouse.connect(source) as con:
-        con.execute(
-            f"copy (select {select} from {_q(schema)}.{_q(table)}) to "
-            f"{_lit(str(csv_path))} (format csv, header true)"
-        )
+    duck.execute(
+        f"copy (select {select} from {_q(schema)}.{_q(table)}) to "
+        f"{_lit(str(csv_path))} (format csv, header true)"
+    )
     with (
         conn.cursor() as cur,
         cur.copy(f"copy {target} from stdin (format csv, header true)") as cp,

@@ -224,7 +224,8 @@ def publish(
     meta = {"version": name, "run_id": run_id, "logical_date": logical_date}
     served = write_audiences(candidate, vdir, input_manifests, meta)
     regulator_db = vdir / warehouse.audience("regulator").file
-    row_counts = served["regulator"]
+    counts = {name: w.counts for name, w in served.items()}
+    row_counts = counts["regulator"]
     write_docs(vdir, served, docs_dir)
     grade_counts, grade_shares = _grade_shares(regulator_db)
     manifest = {
@@ -234,9 +235,9 @@ def publish(
         "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "inputs": input_manifests,
         "row_counts": row_counts,
-        "public_row_counts": served["public"],
+        "public_row_counts": counts["public"],
         "audiences": {
-            a.name: {"file": a.file, "row_counts": served[a.name]} for a in warehouse.AUDIENCES
+            a.name: {"file": a.file, "row_counts": counts[a.name]} for a in warehouse.AUDIENCES
         },
         "grade_counts": grade_counts,
         "grade_shares": grade_shares,
@@ -247,7 +248,7 @@ def publish(
             "seconds": audit.get("seconds"),
             "accepted": audit.get("accepted"),
         },
-        "exports": sorted(f"{a.name}/{t}" for a in warehouse.AUDIENCES for t in served[a.name]),
+        "exports": sorted(f"{a.name}/{t}" for a in warehouse.AUDIENCES for t in counts[a.name]),
         "files": _file_sizes(vdir),
     }
     manifest["stage_seconds"] = round(time.monotonic() - started, 2)
@@ -279,46 +280,45 @@ def write_audiences(
     vdir: Path,
     input_manifests: list[dict[str, Any]],
     meta: dict[str, str] | None = None,
-) -> dict[str, dict[str, int]]:
-    """Each audience's fresh DuckDB file and Parquet exports in ``vdir``; row counts by
-    audience. The operators' file also gets the load accounting of the publication's inputs.
-    Every file carries ``panorama_meta.publication`` (version, run id, logical date): what a
-    reader's connection reads is the version it sees."""
+) -> dict[str, warehouse.Written]:
+    """Each audience's fresh DuckDB file and Parquet exports in ``vdir``. The operators' file
+    also gets the load accounting of the publication's inputs. Every file carries
+    ``panorama_meta.publication`` (version, run id, logical date): what a reader's connection
+    reads is the version it sees (not exported, not counted)."""
     tables = warehouse.build_tables(candidate)
-    served: dict[str, dict[str, int]] = {}
+    served: dict[str, warehouse.Written] = {}
     for a in warehouse.AUDIENCES:
-        db = vdir / a.file
-        counts = warehouse.write_tables(candidate, db, a.selection(tables))
-        if a.name == "operator":
-            counts.update(_write_feed_loads(db, input_manifests))
-        if meta:
-            _write_meta(db, meta)
-        warehouse.export_parquet(db, vdir / "exports" / a.name, a.schemas)
-        served[a.name] = dict(sorted(counts.items()))
+
+        def extra(con: Any, audience: str = a.name) -> dict[str, int]:
+            if meta:
+                _write_meta(con, meta)
+            return _write_feed_loads(con, input_manifests) if audience == "operator" else {}
+
+        served[a.name] = warehouse.write_served(
+            candidate, vdir / a.file, a.selection(tables), vdir / "exports" / a.name, extra
+        )
     return served
 
 
 META_SCHEMA = "panorama_meta"
 
 
-def _write_meta(db: Path, meta: dict[str, str]) -> None:
-    with warehouse.connect(db, read_only=False) as con:
-        con.execute(f"create schema {META_SCHEMA}")
-        con.execute(
-            f"create table {META_SCHEMA}.publication "
-            "(version varchar, run_id varchar, logical_date varchar)"
-        )
-        con.execute(
-            f"insert into {META_SCHEMA}.publication values (?, ?, ?)",
-            [meta["version"], meta["run_id"], meta["logical_date"]],
-        )
-        con.execute("checkpoint")
+def _write_meta(con: Any, meta: dict[str, str]) -> None:
+    con.execute(f"create schema {META_SCHEMA}")
+    con.execute(
+        f"create table {META_SCHEMA}.publication "
+        "(version varchar, run_id varchar, logical_date varchar)"
+    )
+    con.execute(
+        f"insert into {META_SCHEMA}.publication values (?, ?, ?)",
+        [meta["version"], meta["run_id"], meta["logical_date"]],
+    )
 
 
 _LOAD_COLUMNS = ("files", "files_rejected", "rows_read", "rows_kept", "rows_quarantined")
 
 
-def _write_feed_loads(db: Path, input_manifests: list[dict[str, Any]]) -> dict[str, int]:
+def _write_feed_loads(con: Any, input_manifests: list[dict[str, Any]]) -> dict[str, int]:
     """``operations.feed_loads``: one row per input load manifest (counts only)."""
     rows = []
     for m in input_manifests:
@@ -332,20 +332,18 @@ def _write_feed_loads(db: Path, input_manifests: list[dict[str, Any]]) -> dict[s
             )
         )
     name = f"{warehouse.OPERATIONS_SCHEMA}.feed_loads"
-    with warehouse.connect(db, read_only=False) as con:
-        con.execute(f"create schema if not exists {warehouse.OPERATIONS_SCHEMA}")
-        con.execute(
-            f"create table {name} (feed varchar, load_date varchar, status varchar, "
-            + ", ".join(f"{c} bigint" for c in _LOAD_COLUMNS)
-            + ")"
-        )
-        if rows:
-            con.executemany(f"insert into {name} values ({', '.join('?' * 8)})", rows)
-        con.execute("checkpoint")
+    con.execute(f"create schema if not exists {warehouse.OPERATIONS_SCHEMA}")
+    con.execute(
+        f"create table {name} (feed varchar, load_date varchar, status varchar, "
+        + ", ".join(f"{c} bigint" for c in _LOAD_COLUMNS)
+        + ")"
+    )
+    if rows:
+        con.executemany(f"insert into {name} values ({', '.join('?' * 8)})", rows)
     return {name: len(rows)}
 
 
-def write_docs(vdir: Path, served: dict[str, dict[str, int]], docs_dir: Path | None) -> None:
+def write_docs(vdir: Path, served: dict[str, warehouse.Written], docs_dir: Path | None) -> None:
     """``docs/<audience>/tables.md``: the tables, columns and types each audience reads, with
     the dbt descriptions when the run's docs hold them. The whole dbt and GX docs (every
     model, staging included) are the operators'."""
@@ -355,13 +353,13 @@ def write_docs(vdir: Path, served: dict[str, dict[str, int]], docs_dir: Path | N
         out.mkdir(parents=True, exist_ok=True)
         if a.name == "operator" and docs_dir and docs_dir.exists():
             shutil.copytree(docs_dir, out, dirs_exist_ok=True)
-        columns = _columns(vdir / a.file)
+        columns = served[a.name].columns
         lines = [
             f"# {a.name}: {a.description}",
             "",
             f"File `{a.file}`, exports `exports/{a.name}/`.",
         ]
-        for table, n in served[a.name].items():
+        for table, n in served[a.name].counts.items():
             schema, _, name = table.partition(".")
             model = descriptions.get(name, {})
             lines += ["", f"## {table} ({n:,} rows)", "", model.get("description", "").strip()]
@@ -370,19 +368,6 @@ def write_docs(vdir: Path, served: dict[str, dict[str, int]], docs_dir: Path | N
                 text = " ".join(str(model.get("columns", {}).get(col, "")).split())
                 lines.append(f"| {col} | {dtype} | {text} |")
         (out / "tables.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _columns(db: Path) -> dict[str, list[tuple[str, str]]]:
-    rows = warehouse.query(
-        db,
-        "select table_schema || '.' || table_name, column_name, data_type "
-        "from information_schema.columns where table_catalog = current_database() "
-        "order by table_schema, table_name, ordinal_position",
-    )
-    out: dict[str, list[tuple[str, str]]] = {}
-    for table, col, dtype in rows:
-        out.setdefault(table, []).append((col, dtype))
-    return out
 
 
 def _dbt_descriptions(docs_dir: Path | None) -> dict[str, dict[str, Any]]:

@@ -19,29 +19,39 @@ from panorama.identity.pii import (
 )
 
 
-def scan_file(path: Path) -> list[dict[str, object]]:
-    """``{table, column, kind, rows}`` for every column holding an ID or mobile number."""
+def scan_file(path: Path, tables: tuple[str, ...] | None = None) -> list[dict[str, object]]:
+    """``{table, column, kind, rows}`` for every column holding an ID or mobile number (of
+    ``tables``, ``schema.table``, when given). One query per table counts both kinds in every
+    column; the ID candidates it finds are then confirmed (division, birth date) in Python."""
     found: list[dict[str, object]] = []
     with warehouse.connect(path) as con:
-        cols = con.execute(
+        cols: dict[str, list[str]] = {}
+        for schema, table, column in con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
-            "where table_catalog = current_database() order by 1, 2, 3"
-        ).fetchall()
-        for schema, table, column in cols:
-            expr = f'cast("{column}" as varchar)'
-            rel = f'"{schema}"."{table}"'
-            ids = con.execute(
-                f"select {expr} from {rel} where {sql_has_id_card_number(expr)}"
-            ).fetchall()
-            n_ids = sum(
-                1 for (v,) in ids if any(is_resident_id_number(m) for m in find_id_card_numbers(v))
-            )
-            n_mobiles = con.execute(
-                f"select count(*) from {rel} where {sql_has_mobile_number(expr)}"
-            ).fetchone()[0]
-            for kind, n in (("resident ID number", n_ids), ("mobile number", n_mobiles)):
-                if n:
-                    found.append(
-                        {"table": f"{schema}.{table}", "column": column, "kind": kind, "rows": n}
+            "where table_catalog = current_database() order by 1, 2, ordinal_position"
+        ).fetchall():
+            if tables is None or f"{schema}.{table}" in tables:
+                cols.setdefault(f'"{schema}"."{table}"', []).append(column)
+        for rel, columns in cols.items():
+            exprs = [f'cast("{c}" as varchar)' for c in columns]
+            checks = [
+                f"count(*) filter (where {check(e)})"
+                for e in exprs
+                for check in (sql_has_id_card_number, sql_has_mobile_number)
+            ]
+            counts = con.execute(f"select {', '.join(checks)} from {rel}").fetchone()
+            for i, (column, expr) in enumerate(zip(columns, exprs, strict=True)):
+                n_ids, n_mobiles = counts[2 * i], counts[2 * i + 1]
+                if n_ids:
+                    values = con.execute(
+                        f"select {expr} from {rel} where {sql_has_id_card_number(expr)}"
+                    ).fetchall()
+                    n_ids = sum(
+                        any(is_resident_id_number(m) for m in find_id_card_numbers(v))
+                        for (v,) in values
                     )
+                for kind, n in (("resident ID number", n_ids), ("mobile number", n_mobiles)):
+                    if n:
+                        table = rel.replace('"', "")
+                        found.append({"table": table, "column": column, "kind": kind, "rows": n})
     return found
