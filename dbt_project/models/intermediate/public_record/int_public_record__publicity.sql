@@ -114,7 +114,9 @@ licences as (
         resolved.entity_id as uscc,
         licence.decision_date as event_date,
         'licence' as rule_id,
-        licence.valid_to as term_start_date
+        {#- 有效期至 2099-12-31 (or later) is how departments write 长期: no end. -#}
+        case when licence.valid_to < date '2099-12-31' then licence.valid_to end
+            as term_start_date
     from {{ ref('stg_raw__licence') }} as licence
     inner join resolved on resolved.record_id = licence.record_id
 
