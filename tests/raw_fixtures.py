@@ -322,6 +322,23 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
         ],
     )
     write_feed(raw_dir, "penalty__env_legacy", ds, [])
+    # a credit repair ending E17's penalty publicity early (提前停止公示)
+    write_feed(
+        raw_dir,
+        "credit_repair__amr",
+        ds,
+        [
+            {
+                "repair_no": "德市监信修〔2026〕1号",
+                "name": names["E17"],
+                "uscc": u["E17"],
+                "decision_no": "德市监罚〔2026〕17号",
+                "repair_date": "2026-11-01",
+                "repair_org": "德州市市场监督管理局",
+                "repair_content": "提前停止公示行政处罚信息",
+            }
+        ],
+    )
 
     def licence(
         wsh: str,

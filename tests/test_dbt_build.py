@@ -144,6 +144,8 @@ def test_every_layer_is_built(built: dict) -> None:
         "public_record.pub_penalty",
         "public_record.pub_abnormal_list",
         "public_record.pub_serious_dishonest",
+        "public_record.pub_licence",
+        "public_record.pub_spot_check_result",
     ):
         assert name in tables
     (n_entities,) = _rows(built["db1"], "select count(*) from entity.dim_entity")[0]
@@ -287,6 +289,8 @@ def test_public_record_has_no_grade_score_or_personal_data(built: dict) -> None:
         "pub_penalty",
         "pub_abnormal_list",
         "pub_serious_dishonest",
+        "pub_licence",
+        "pub_spot_check_result",
     }
     for table, column, _ in columns:
         for word in ("grade", "score", "risk", "id_no", "phone", "legal_rep", "override"):

@@ -130,6 +130,16 @@ def build_candidate(path: Path, n: int = N_ENTITIES) -> list[str]:
             "as list_date, date '2024-05-01' as remove_date "
             "from entity.dim_entity where entity_type = 'enterprise' limit 5"
         )
+        con.execute(
+            "create table public_record.pub_licence as select uscc, name as party_name, "
+            "date '2022-05-05' as decision_date, date '2030-05-04' as publicity_until "
+            "from entity.dim_entity where entity_type = 'enterprise' limit 20"
+        )
+        con.execute(
+            "create table public_record.pub_spot_check_result as select uscc, name as "
+            "entity_name, date '2024-05-05' as check_date, date '2027-05-04' as publicity_until "
+            "from entity.dim_entity limit 20"
+        )
     finally:
         con.close()
     return ids
@@ -184,6 +194,8 @@ def test_suites_load_one_per_published_table() -> None:
         "public_record.pub_penalty",
         "public_record.pub_abnormal_list",
         "public_record.pub_serious_dishonest",
+        "public_record.pub_licence",
+        "public_record.pub_spot_check_result",
         "public_record.columns",
     } <= names
 

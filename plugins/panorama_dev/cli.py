@@ -84,8 +84,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  {audience.name:<10} {path.name:<24} {path.stat().st_size / 2**20:8.1f} MiB"
             f"  {len(tables)} tables"
         )
+    print("\n".join(public_record_summary(settings)))
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
+
+
+def public_record_summary(settings) -> list[str]:
+    """The public tables' row counts and the public-record facts not shown on the as-of date
+    (out of term, ended by credit repair, never published), from the served files."""
+    from panorama import warehouse
+
+    counts = warehouse.table_counts(settings.public_path, (warehouse.PUBLIC_SCHEMA,))
+    lines = [f"  {table:<45} {n:>10,}" for table, n in sorted(counts.items())]
+    states = warehouse.query(
+        settings.serving_path,
+        "select publicity_state, sum(records) from entity.rpt_public_record_terms "
+        "group by publicity_state order by publicity_state",
+    )
+    by_state = {state: int(n) for state, n in states}
+    for label, state in (
+        ("out of term", "out_of_term"),
+        ("ended early by credit repair", "ended_by_repair"),
+        ("never published (warning only)", "not_published"),
+    ):
+        lines.append(f"  {label:<45} {by_state.get(state, 0):>10,}")
+    return lines
 
 
 def _print_accounting(settings) -> None:

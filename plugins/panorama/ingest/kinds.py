@@ -152,7 +152,7 @@ KINDS: dict[str, KindDef] = {
             "spot_check",
             "incremental",
             f"task_id*# task_name check_date:date* {_SUBJECT_CODES} name*# check_org result* "
-            "inspectors",
+            "inspectors check_type check_items",
         ),
         _kind(
             "abnormal_list",
@@ -177,6 +177,12 @@ KINDS: dict[str, KindDef] = {
             "incremental",
             "complaint_id*# received_date:date* shop_name*# address division_code:code "
             "uscc:code# category content complainant_phone:code! handling_result",
+        ),
+        _kind(
+            "credit_repair",
+            "incremental",
+            f"repair_no*# name*# {_SUBJECT_CODES} decision_no* repair_date:date* repair_org "
+            "repair_content",
         ),
         _kind(
             "annual_report",

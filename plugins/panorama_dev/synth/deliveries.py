@@ -33,6 +33,7 @@ FEEDS = (
     "court_dishonest__court",
     "complaint__12315",
     "annual_report__amr",
+    "credit_repair__amr",
 )
 
 REGISTRATION_HEADER = [
@@ -179,6 +180,16 @@ COURT_COLUMNS = [
     "disruptTypeName",
     "publishDate",
 ]
+CREDIT_REPAIR_HEADER = [
+    "信用修复决定书文号",
+    "当事人名称",
+    "统一社会信用代码",
+    "注册号",
+    "行政处罚决定书文号",
+    "修复决定日期",
+    "修复决定机关",
+    "修复内容",
+]
 REPORT_HEADER = ["统一社会信用代码", "注册号", "企业名称", "年报年度", "是否公示", "公示日期"]
 SPOT_ENCODING_LATEST, SPOT_ENCODING_OLDER = "utf-8", "gbk"
 
@@ -226,6 +237,7 @@ class Outputs:
                 landing / "complaint__12315" / f"complaint__12315_{stamp}.jsonl"
             ),
             "annual_report__amr": csv_sink("annual_report__amr", REPORT_HEADER, "utf-8"),
+            "credit_repair__amr": csv_sink("credit_repair__amr", CREDIT_REPAIR_HEADER, "utf-8"),
         }
         return cls(landing, as_of, sinks, {}, truth)
 
@@ -382,6 +394,44 @@ def penalties(em: Emitter, e: Entity, ev: evt.Events, rng: random.Random, as_of:
             env_legacy(em, e, p, rng, as_of)
         else:
             exchange(em, e, p, rng)
+
+
+#: Fines (元) at or below which a market-regulation penalty is likely minor (3 months' publicity,
+#: too short for a repair to matter): individual businesses, others.
+REPAIR_MIN_FINE_YUAN = {"2": 10_000}
+REPAIR_MIN_FINE_YUAN_DEFAULT = 100_000
+
+
+def credit_repairs(em: Emitter, e: Entity, ev: evt.Events, as_of: dt.date) -> None:
+    """Credit-repair decisions (信用修复: publicity of a penalty ended early) for some of the
+    market regulator's heavier penalties, one to three years after the decision, likelier for
+    entities of low latent risk. Drawn from each penalty's own seeded stream and written
+    without mess, so no other record of the population moves."""
+    for p in ev.penalties:
+        if p.agency != "amr" or p.category == "警告":
+            continue
+        light = p.category == "罚款" and p.fine_yuan <= REPAIR_MIN_FINE_YUAN.get(
+            e.kind, REPAIR_MIN_FINE_YUAN_DEFAULT
+        )
+        rng = random.Random(f"credit-repair|{p.doc_no}")
+        if light or rng.random() >= 0.3 * (1.0 - e.latent_risk):
+            continue
+        latest = min(as_of, p.date + dt.timedelta(days=3 * 365 - 1))
+        date = evt.rand_date(rng, p.date + dt.timedelta(days=365), latest)
+        if date is None:
+            continue
+        short = p.doc_no.split("罚字", 1)[0]
+        row = [
+            f"{short}信修〔{date.year}〕{rng.randrange(1, 100_000):05d}号",
+            e.name,
+            e.uscc,
+            e.reg_no or "",
+            p.doc_no,
+            date.isoformat(),
+            p.authority.name,
+            "提前停止公示行政处罚信息",
+        ]
+        em.emit("credit_repair__amr", row, e.uscc, dup_ok=False)
 
 
 def env_legacy(em: Emitter, e: Entity, p: evt.Penalty, rng: random.Random, as_of: dt.date) -> None:

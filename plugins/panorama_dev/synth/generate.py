@@ -68,6 +68,7 @@ def generate(
             dlv.registration(emitter, e)
             dlv.changes(emitter, e, ev, rng)
             dlv.penalties(emitter, e, ev, rng, as_of)
+            dlv.credit_repairs(emitter, e, ev, as_of)
             dlv.licences(emitter, e, ev, rng)
             dlv.spot_checks(emitter, e, ev)
             dlv.listings(emitter, e, ev, rng)

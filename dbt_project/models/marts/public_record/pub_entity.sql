@@ -1,8 +1,10 @@
 {#- 公示·市场主体: public registration facts of each registered entity. No legal
-    representative's ID number, no phone, no grade or score. -#}
+    representative's ID number, no phone, no grade or score; an individual business registered
+    under its operator's name shows the name masked (mask_person_name). -#}
 select
     entity.uscc,
-    entity.entity_name,
+    {{ mask_person_name('entity.entity_name', 'entity.legal_rep', 'entity.entity_type') }}
+        as entity_name,
     entity.entity_type_name,
     entity.division_code,
     entity.division_name,
