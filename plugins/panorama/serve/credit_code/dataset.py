@@ -206,16 +206,18 @@ def _facts(con: duckdb.DuckDBPyConnection, columns: dict[str, list[str]]) -> dic
     ):
         if table in columns:
             parts.append(
-                f"select distinct uscc, '{fact}' from {SCHEMA}.{table} "
+                f"select distinct uscc, '{fact}' as fact from {SCHEMA}.{table} "
                 f"where {_listed(columns[table])}"
             )
-    if "pub_spot_check_result" in columns and "result" in columns["pub_spot_check_result"]:
+    spot = columns.get("pub_spot_check_result", [])
+    result = next((c for c in ("check_result", "result") if c in spot), None)
+    if result:
         parts.append(
-            f"select uscc, 'spot_check_problems' from {SCHEMA}.pub_spot_check_result "
-            f"where result like '%发现问题%' and result not like '%未发现问题%'"
+            f"select uscc, 'spot_check_problems' as fact from {SCHEMA}.pub_spot_check_result "
+            f"where {result} like '%发现问题%' and {result} not like '%未发现问题%'"
         )
     if "pub_model_shop" in columns:
-        parts.append(f"select distinct uscc, 'model_shop' from {SCHEMA}.pub_model_shop")
+        parts.append(f"select distinct uscc, 'model_shop' as fact from {SCHEMA}.pub_model_shop")
     facts: dict[str, dict[str, int]] = {}
     if not parts:
         return facts

@@ -40,7 +40,8 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
         "pub_licence",
         "decision_date",
         (
-            ("licence_name", "许可证书名称"),
+            ("document_name", "许可决定书名称"),
+            ("certificate_name", "许可证书名称"),
             ("licence_category", "许可类别"),
             ("licence_no", "许可编号"),
             ("licence_content", "许可内容"),
@@ -58,7 +59,9 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
         (
             ("task_name", "抽查任务"),
             ("check_org", "检查机关"),
+            ("check_type", "检查类型"),
             ("check_items", "检查事项"),
+            ("check_result", "检查结果"),
             ("result", "检查结果"),
             ("publicity_until", "公示截止"),
         ),
