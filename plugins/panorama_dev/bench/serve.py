@@ -168,14 +168,15 @@ async def _load(
     latencies: list[float] = []
     errors: list[str] = []
     versions: dict[str, None] = {}
-    stop_at = time.monotonic() + seconds
     started = time.monotonic()
+    # a switch that takes long still gets clients after it: half the run's length at least
+    stop_at = [started + seconds]
     switched: list[float] = []
 
     async def client(crng: random.Random) -> None:
         conn = _Connection(address.host, address.port or 80)
         try:
-            while time.monotonic() < stop_at and len(latencies) + len(errors) < MAX_REQUESTS:
+            while time.monotonic() < stop_at[0] and len(latencies) + len(errors) < MAX_REQUESTS:
                 if divisions and crng.random() < STREET_SHARE:
                     path = f"/street/{crng.choice(divisions)}"
                 else:
@@ -205,6 +206,7 @@ async def _load(
         await asyncio.sleep(seconds / 2)
         await asyncio.get_running_loop().run_in_executor(None, switch)
         switched.append(time.monotonic() - started)
+        stop_at[0] = max(stop_at[0], time.monotonic() + seconds / 2)
 
     await asyncio.gather(switcher(), *(client(random.Random(rng.random())) for _ in range(clients)))
     wall = time.monotonic() - started

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 import segno
@@ -50,7 +52,7 @@ def _not_found(version: str | None = None) -> HTMLResponse:
     return _html(pages.message_page("未找到", "没有这个信用码或区域。", version), 404)
 
 
-def _qr(snapshot: Snapshot, code: str, base_url: str) -> segno.QRCode:
+def _qr(code: str, base_url: str) -> segno.QRCode:
     return segno.make(f"{base_url.rstrip('/')}/c/{code}", error="m")
 
 
@@ -105,6 +107,11 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
     def base_url(request: Request) -> str:
         return public_url or str(request.base_url)
 
+    def qr_cached(snap: Snapshot, key: str, make: Callable[[], Any]) -> Any:
+        """Kept only under a configured public URL: one from the request's Host header must
+        not be served to everyone."""
+        return snap.cached(key, make) if public_url else make()
+
     @app.exception_handler(NotPublished)
     async def _not_published(request: Request, exc: NotPublished) -> HTMLResponse:
         return _html(pages.message_page("暂无数据", "公示数据尚未发布。"), 503)
@@ -117,15 +124,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
     @app.get("/")
     async def home() -> HTMLResponse:
         snap = store.current()
-        links = "".join(
-            f'<li><a href="/street/{pages._e(code)}">{pages._e(name)}</a></li>'
-            for code, name in snap.divisions()
-        )
-        body = (
-            "<header><h1>信用码 · 放心消费</h1><p>扫描店铺信用码查看公示信息</p></header>"
-            f"<main><section><h2>各区域放心消费推荐</h2><ul>{links}</ul></section></main>"
-        )
-        return _html(pages.page("信用码", body, snap.version))
+        return _html(pages.home_page(snap.divisions(), snap.version))
 
     @app.get("/c/{code}")
     async def entity(code: str) -> HTMLResponse:
@@ -142,7 +141,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         snap = store.current()
         if snap.entity_uscc(code) is None:
             return _not_found(snap.version)
-        svg = snap.cached(f"svg:{code}", lambda: qr_svg(_qr(snap, code, base_url(request))))
+        svg = qr_cached(snap, f"svg:{code}", lambda: qr_svg(_qr(code, base_url(request))))
         return Response(svg, media_type="image/svg+xml", headers=SECURITY_HEADERS)
 
     @app.get("/c/{code}/qr.png")
@@ -153,10 +152,10 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
 
         def make() -> bytes:
             out = io.BytesIO()
-            _qr(snap, code, base_url(request)).save(out, kind="png", scale=8, border=2)
+            _qr(code, base_url(request)).save(out, kind="png", scale=8, border=2)
             return out.getvalue()
 
-        return Response(snap.cached(f"png:{code}", make), media_type="image/png")
+        return Response(qr_cached(snap, f"png:{code}", make), media_type="image/png")
 
     async def _submit(code: str, request: Request, what: str) -> HTMLResponse:
         snap = store.current()
@@ -222,7 +221,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         if page_no is None:
             return _not_found(snap.version)
         chosen = shops[(page_no - 1) * per_request : page_no * per_request]
-        cells = [(s, qr_svg(_qr(snap, s.code, base_url(request)), scale=3)) for s in chosen]
+        cells = [(s, qr_svg(_qr(s.code, base_url(request)), scale=3)) for s in chosen]
         return _html(pages.sheet_page(name, cells, SHEET_PER_A4))
 
     return app

@@ -52,6 +52,17 @@ def page(title: str, body: str, version: str | None = None) -> str:
     )
 
 
+def home_page(divisions: list[tuple[str, str]], version: str) -> str:
+    links = "".join(
+        f'<li><a href="/street/{_e(code)}">{_e(name)}</a></li>' for code, name in divisions
+    )
+    body = (
+        "<header><h1>信用码 · 放心消费</h1><p>扫描店铺信用码查看公示信息</p></header>"
+        f"<main><section><h2>各区域放心消费推荐</h2><ul>{links}</ul></section></main>"
+    )
+    return page("信用码", body, version)
+
+
 def _records(entity: Entity) -> str:
     parts = []
     for kind, rows, labels in entity.records:
