@@ -11,7 +11,7 @@ AIRFLOW_PORT ?= 8080
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test airflow bench lint clean
+.PHONY: setup run test airflow bench bench-serve lint clean browser-deps
 
 setup: $(STAMP)
 
@@ -25,7 +25,19 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/panorama demo --entities $(ENTITIES) --seed $(SEED)
 
-test: $(STAMP)
+# The credit code service's browser test drives Debian's Chromium (Playwright, system browser)
+# and needs a CJK font; installed from Debian's packages when missing (a no-op otherwise).
+BROWSER_DEPS := chromium chromium-driver fonts-noto-cjk
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -f $(CJK_FONT) ]; then :; else \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
+	    $(BROWSER_DEPS); fi
+
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q
 
 airflow: $(STAMP)
@@ -38,6 +50,10 @@ BENCH_RUNS ?= 3
 bench: $(STAMP)
 	$(BIN)/panorama bench extract 1000000
 	$(BIN)/panorama bench pipeline --entities $(BENCH_ENTITIES) --runs $(BENCH_RUNS)
+
+# The credit code service under load (on a copy of the publication in place; `make run` first).
+bench-serve: $(STAMP)
+	$(BIN)/panorama bench serve --clients 200 --seconds 30
 
 lint: $(STAMP)
 	$(BIN)/ruff check plugins dags tests

@@ -636,6 +636,9 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
         {"name": "宁津县兴旺便利店", "report_year": "2024", "filed": "否"},
     ]
     write_feed(raw_dir, "annual_report__amr", ds, reports)
+    model_shop = {"uscc": u["E02"], "name": names["E02"], "title": "放心消费示范店"}
+    model_shop |= {"award_date": "2025-03-15", "valid_until": "2028-03-14"}
+    write_feed(raw_dir, "model_shop__amr", ds, [model_shop])
 
     return {
         "ds": ds,

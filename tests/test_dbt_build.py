@@ -291,6 +291,8 @@ def test_public_record_has_no_grade_score_or_personal_data(built: dict) -> None:
         "pub_serious_dishonest",
         "pub_licence",
         "pub_spot_check_result",
+        "pub_credit_code",
+        "pub_model_shop",
     }
     for table, column, _ in columns:
         for word in ("grade", "score", "risk", "id_no", "phone", "legal_rep", "override"):

@@ -94,6 +94,7 @@ def test_record_counts_match_files(run: tuple[Path, dict], truth) -> None:
         "abnormal_list__amr": "gbk",
         "serious_dishonest__amr": "utf-8",
         "annual_report__amr": "utf-8",
+        "model_shop__amr": "utf-8",
     }
     for feed, enc in csv_feeds.items():
         (path,) = (landing / feed).glob("*.csv")
@@ -272,6 +273,7 @@ def test_yaml_sources_exist_in_deliveries(run: tuple[Path, dict]) -> None:
         "serious_dishonest__amr": dlv.SERIOUS_HEADER,
         "court_dishonest__court": dlv.COURT_COLUMNS,
         "annual_report__amr": dlv.REPORT_HEADER,
+        "model_shop__amr": dlv.MODEL_SHOP_HEADER,
         "penalty__exchange": list(
             json.loads((landing / EXCHANGE_JSONL).read_text(encoding="utf-8").splitlines()[0])
         ),

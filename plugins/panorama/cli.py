@@ -6,6 +6,7 @@ extract     land one feed for a logical date (what the DAG's extract task does)
 status      what is published: version, each audience's file, tables and row counts
 versions    kept publications
 rollback    serve a kept version again
+serve       the credit code (信用码) service on the public dataset
 
 Development commands (demo, generate, airflow, bench, quality) come from the
 ``panorama.commands`` entry points that the development package registers; a deployment
@@ -86,6 +87,16 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from panorama.serve.credit_code.app import create_app
+
+    app = create_app(get_settings(), public_url=args.public_url)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=args.access_log)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="panorama",
@@ -104,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rollback", help="serve a kept version again")
     r.add_argument("--to", required=True, help="version name, see `versions`")
     r.set_defaults(func=cmd_rollback)
+    s = sub.add_parser("serve", help="the credit code (信用码) service on the public dataset")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8300)
+    s.add_argument("--public-url", help="address the QR codes point at (default: the request's)")
+    s.add_argument("--access-log", action="store_true", help="log every request")
+    s.set_defaults(func=cmd_serve)
 
     for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
         ep.load()(sub)

@@ -4,7 +4,7 @@ points (see pyproject.toml): each ``add_*`` function adds one subcommand.
 demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
 generate    write synthetic department deliveries and their ground truth
 airflow     start a supervised local Airflow on these DAGs; Ctrl-C stops it all
-bench       benchmarks: extract [ROWS] | pipeline [...] | resolution [...]
+bench       benchmarks: extract [ROWS] | pipeline [...] | resolution [...] | serve [...]
 quality     scores against the generator's ground truth: grading [...]
 """
 
@@ -85,6 +85,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  {len(tables)} tables"
         )
     print("\n".join(public_record_summary(settings)))
+    counts = warehouse.table_counts(settings.public_path)
+    print(
+        f"credit codes: {counts.get('public_record.pub_credit_code', 0):,} entities, "
+        f"{counts.get('public_record.pub_model_shop', 0):,} model shops; "
+        "serve them with `.venv/bin/panorama serve` (http://127.0.0.1:8300/)"
+    )
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
 
@@ -231,6 +237,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         bench_extract(rows=int(args.rest[0]) if args.rest else 1_000_000)
         return 0
+    if args.what == "serve":
+        from panorama_dev.bench.serve import main as bench_serve
+
+        return bench_serve(args.rest)
     if args.what == "resolution":
         from panorama_dev.bench.resolution import cli as bench_resolution
 
@@ -285,9 +295,11 @@ def add_airflow(sub) -> None:
 
 def add_bench(sub) -> None:
     b = sub.add_parser(
-        "bench", help="benchmarks: extract [ROWS] | pipeline [--entities N ...] | resolution [...]"
+        "bench",
+        help="benchmarks: extract [ROWS] | pipeline [--entities N ...] | resolution [...] | "
+        "serve [--clients N --seconds S]",
     )
-    b.add_argument("what", choices=["extract", "pipeline", "resolution"])
+    b.add_argument("what", choices=["extract", "pipeline", "resolution", "serve"])
     b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_bench)
 

@@ -189,6 +189,11 @@ KINDS: dict[str, KindDef] = {
             "full",
             f"{_SUBJECT_CODES} name# report_year:int*# filed* filed_date:date",
         ),
+        _kind(
+            "model_shop",
+            "full",
+            "uscc:code*# name*# title* award_date:date* valid_until:date> award_org",
+        ),
     )
 }
 

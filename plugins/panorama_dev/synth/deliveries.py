@@ -4,6 +4,7 @@ columns, encoding and container, with the mess of real data. One function per fe
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from panorama_dev.synth import events as evt
 from panorama_dev.synth import names, vocab
 from panorama_dev.synth.mess import Mess, excel_serial
-from panorama_dev.synth.population import REFORM_DATE, Entity
+from panorama_dev.synth.population import ACTIVE_STATUSES, REFORM_DATE, Entity
 from panorama_dev.synth.sinks import CsvSink, JsonlSink, SqliteSink, XlsxSink
 from panorama_dev.synth.truth import TruthWriter
 
@@ -34,6 +35,7 @@ FEEDS = (
     "complaint__12315",
     "annual_report__amr",
     "credit_repair__amr",
+    "model_shop__amr",
 )
 
 REGISTRATION_HEADER = [
@@ -191,6 +193,10 @@ CREDIT_REPAIR_HEADER = [
     "修复内容",
 ]
 REPORT_HEADER = ["统一社会信用代码", "注册号", "企业名称", "年报年度", "是否公示", "公示日期"]
+MODEL_SHOP_HEADER = ["统一社会信用代码", "经营者名称", "称号", "授牌日期", "有效期至", "授牌单位"]
+MODEL_SHOP_TITLE = "放心消费示范店"
+MODEL_SHOP_PER_MILLE = 60  # share of active consumer-facing shops awarded, per mille
+MODEL_SHOP_TERM_YEARS = 3
 SPOT_ENCODING_LATEST, SPOT_ENCODING_OLDER = "utf-8", "gbk"
 
 
@@ -238,6 +244,7 @@ class Outputs:
             ),
             "annual_report__amr": csv_sink("annual_report__amr", REPORT_HEADER, "utf-8"),
             "credit_repair__amr": csv_sink("credit_repair__amr", CREDIT_REPAIR_HEADER, "utf-8"),
+            "model_shop__amr": csv_sink("model_shop__amr", MODEL_SHOP_HEADER, "utf-8"),
         }
         return cls(landing, as_of, sinks, {}, truth)
 
@@ -656,6 +663,22 @@ def reports(em: Emitter, e: Entity, ev: evt.Events) -> None:
             m.date(r.filed_date),
         ]
         em.emit("annual_report__amr", row, e.uscc)
+
+
+def model_shops(em: Emitter, e: Entity, as_of: dt.date) -> None:
+    """放心消费示范店: awarded to a few active consumer-facing shops with a clean record so far
+    (low latent risk). Chosen by a hash of the USCC, so no random stream of the other feeds
+    moves; awarded on a date within the last three years, for three years."""
+    if e.status not in ACTIVE_STATUSES or not e.industry.consumer or e.latent_risk >= 0.4:
+        return
+    digest = int(hashlib.sha256(f"model_shop|{e.uscc}".encode()).hexdigest()[:12], 16)
+    if digest % 1000 >= MODEL_SHOP_PER_MILLE:
+        return
+    awarded = max(e.established, as_of - dt.timedelta(days=30 + (digest >> 10) % 1000))
+    until = awarded.replace(year=awarded.year + MODEL_SHOP_TERM_YEARS) - dt.timedelta(days=1)
+    org = f"{e.division.name}市场监督管理局"
+    row = [e.uscc, e.name, MODEL_SHOP_TITLE, awarded.isoformat(), until.isoformat(), org]
+    em.emit("model_shop__amr", row, e.uscc, dup_ok=False)
 
 
 def strangers(

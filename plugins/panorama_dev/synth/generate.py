@@ -75,6 +75,7 @@ def generate(
             dlv.court(emitter, e, ev, rng)
             dlv.complaints(emitter, e, ev)
             dlv.reports(emitter, e, ev)
+            dlv.model_shops(emitter, e, as_of)
         dlv.strangers(
             emitter,
             rng,
