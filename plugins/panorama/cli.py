@@ -6,6 +6,7 @@ extract     land one feed for a logical date (what the DAG's extract task does)
 status      what is published: version, tables and row counts
 versions    kept publications
 rollback    serve a kept version again
+spot-check  verify a spot-check plan's draw from its stored snapshot and seed
 
 Development commands (demo, generate, airflow, bench, quality) come from the
 ``panorama.commands`` entry points that the development package registers; a deployment
@@ -81,6 +82,24 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spot_check_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from panorama.supervision.verify import PlanNotFound, verify_plan
+
+    db = Path(args.db) if args.db else get_settings().serving_path
+    if not db.exists():
+        print(f"no warehouse file at {db}", file=sys.stderr)
+        return 2
+    try:
+        result = verify_plan(db, args.plan)
+    except PlanNotFound as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    print("\n".join(result.lines()))
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="panorama",
@@ -99,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rollback", help="serve a kept version again")
     r.add_argument("--to", required=True, help="version name, see `versions`")
     r.set_defaults(func=cmd_rollback)
+    sc = sub.add_parser("spot-check", help="spot-check plans (双随机)")
+    sc_sub = sc.add_subparsers(dest="spot_check_command", required=True, metavar="ACTION")
+    v = sc_sub.add_parser("verify", help="recompute a plan's draw from its snapshot and seed")
+    v.add_argument("plan", help="plan id, e.g. 2026Q4")
+    v.add_argument("--db", help="warehouse file (default: the published panorama.duckdb)")
+    v.set_defaults(func=cmd_spot_check_verify)
 
     for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
         ep.load()(sub)

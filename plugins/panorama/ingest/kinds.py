@@ -152,7 +152,7 @@ KINDS: dict[str, KindDef] = {
             "spot_check",
             "incremental",
             f"task_id*# task_name check_date:date* {_SUBJECT_CODES} name*# check_org result* "
-            "inspectors",
+            "inspectors check_type check_items",
         ),
         _kind(
             "abnormal_list",
