@@ -6,7 +6,8 @@ extract     land one feed for a logical date (what the DAG's extract task does)
 status      what is published: version, tables and row counts
 versions    kept publications
 rollback    serve a kept version again
-spot-check  verify a spot-check plan's draw from its stored snapshot and seed
+spot-check  verify a spot-check plan's draw from its stored snapshot and seed;
+            report a plan's completion, workload, problem rate and listing proposals
 
 Development commands (demo, generate, airflow, bench, quality) come from the
 ``panorama.commands`` entry points that the development package registers; a deployment
@@ -100,6 +101,19 @@ def cmd_spot_check_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_spot_check_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from panorama.supervision.report import summary_lines
+
+    db = Path(args.db) if args.db else get_settings().serving_path
+    if not db.exists():
+        print(f"no warehouse file at {db}", file=sys.stderr)
+        return 2
+    print("\n".join(summary_lines(db, args.plan)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="panorama",
@@ -124,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("plan", help="plan id, e.g. 2026Q4")
     v.add_argument("--db", help="warehouse file (default: the published panorama.duckdb)")
     v.set_defaults(func=cmd_spot_check_verify)
+    rep = sc_sub.add_parser("report", help="plan, completion, workload, problem rate, proposals")
+    rep.add_argument("plan", nargs="?", help="plan id (default: the latest)")
+    rep.add_argument("--db", help="warehouse file (default: the published panorama.duckdb)")
+    rep.set_defaults(func=cmd_spot_check_report)
 
     for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
         ep.load()(sub)

@@ -76,8 +76,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for table, n in warehouse.table_counts(settings.serving_path).items():
         print(f"  {table:<45} {n:>10,}")
     print(f"public dataset: {settings.public_path}")
+    _print_spot_checks(settings)
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _print_spot_checks(settings) -> None:
+    """The spot-check plan, its completion report and the listing proposals (aggregates)."""
+    from panorama.supervision.report import summary_lines
+
+    print()
+    print("\n".join(summary_lines(settings.serving_path)))
 
 
 def _print_accounting(settings) -> None:

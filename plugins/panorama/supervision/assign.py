@@ -139,9 +139,7 @@ def _assign_one(
         inspector_2=second.inspector_id,
         specialist=first.inspector_id if check.needs else None,
         city_backup=backup
-        and check.division_code not in (first.division_code, second.division_code)
-        or backup
-        and second.division_code != check.division_code,
+        and (first.division_code, second.division_code) != (check.division_code,) * 2,
     )
 
 
