@@ -65,6 +65,7 @@ def _dbt_build(
         "PANORAMA_DBT_DUCKDB_PATH": str(db),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
+        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),  # dbt Python models import the package
     }
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
@@ -360,7 +361,8 @@ def test_spot_check_plan_is_drawn_by_the_ratios_and_kept(built: dict) -> None:
 
     population = _rows(
         built["db1"],
-        "select e.entity_id, g.grade, e.annual_report_years_missed from entity.dim_entity e "
+        "select e.entity_id, g.grade, e.annual_report_years_missed, g.score "
+        "from entity.dim_entity e "
         "join risk.fct_risk_grade g using (entity_id) where e.status in ('存续', '在业')",
     )
     ratios = {
@@ -369,9 +371,14 @@ def test_spot_check_plan_is_drawn_by_the_ratios_and_kept(built: dict) -> None:
             built["db1"], "select stratum, ratio from reference.supervision_spot_check_ratios"
         )
     }
+    active = dict(
+        _rows(built["db1"], "select stratum, active from reference.supervision_spot_check_ratios")
+    )
     strata: dict[str, list[str]] = {}
-    for entity_id, grade, missed in population:
-        stratum = "no_annual_report_2y" if missed >= 2 else f"grade_{grade}"
+    for entity_id, grade, missed, score in population:
+        met = [f"grade_{grade}"] + ["no_annual_report_2y"] * (missed >= 2)
+        met += ["highest_risk"] * (score >= 1000 and active["highest_risk"])
+        stratum = max(met, key=lambda s: ratios[s])  # the highest ratio that applies
         strata.setdefault(stratum, []).append(entity_id)
 
     def key(*parts: str) -> str:

@@ -7,6 +7,8 @@ status      what is published: version, each audience's file, tables and row cou
 versions    kept publications
 rollback    serve a kept version again
 serve       the credit code (信用码) service on the public dataset
+spot-check  verify a spot-check plan's draw from its stored snapshot and seed;
+            report a plan's completion, workload, problem rate and listing proposals
 
 Development commands (demo, generate, airflow, bench, quality) come from the
 ``panorama.commands`` entry points that the development package registers; a deployment
@@ -94,6 +96,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = create_app(get_settings(), public_url=args.public_url)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=args.access_log)
+
+
+def cmd_spot_check_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from panorama.supervision.verify import PlanNotFound, verify_plan
+
+    db = Path(args.db) if args.db else get_settings().serving_path
+    if not db.exists():
+        print(f"no warehouse file at {db}", file=sys.stderr)
+        return 2
+    try:
+        result = verify_plan(db, args.plan)
+    except PlanNotFound as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    print("\n".join(result.lines()))
+    return 0 if result.ok else 1
+
+
+def cmd_spot_check_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from panorama.supervision.report import summary_lines
+
+    db = Path(args.db) if args.db else get_settings().serving_path
+    if not db.exists():
+        print(f"no warehouse file at {db}", file=sys.stderr)
+        return 2
+    print("\n".join(summary_lines(db, args.plan)))
     return 0
 
 
@@ -121,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--public-url", help="address the QR codes point at (default: the request's)")
     s.add_argument("--access-log", action="store_true", help="log every request")
     s.set_defaults(func=cmd_serve)
+    sc = sub.add_parser("spot-check", help="spot-check plans (双随机)")
+    sc_sub = sc.add_subparsers(dest="spot_check_command", required=True, metavar="ACTION")
+    v = sc_sub.add_parser("verify", help="recompute a plan's draw from its snapshot and seed")
+    v.add_argument("plan", help="plan id, e.g. 2026Q4")
+    v.add_argument("--db", help="warehouse file (default: the published panorama.duckdb)")
+    v.set_defaults(func=cmd_spot_check_verify)
+    rep = sc_sub.add_parser("report", help="plan, completion, workload, problem rate, proposals")
+    rep.add_argument("plan", nargs="?", help="plan id (default: the latest)")
+    rep.add_argument("--db", help="warehouse file (default: the published panorama.duckdb)")
+    rep.set_defaults(func=cmd_spot_check_report)
 
     for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
         ep.load()(sub)

@@ -91,6 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{counts.get('public_record.pub_model_shop', 0):,} model shops; "
         "serve them with `.venv/bin/panorama serve` (http://127.0.0.1:8300/)"
     )
+    _print_spot_checks(settings)
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
 
@@ -115,6 +116,14 @@ def public_record_summary(settings) -> list[str]:
     ):
         lines.append(f"  {label:<45} {by_state.get(state, 0):>10,}")
     return lines
+
+
+def _print_spot_checks(settings) -> None:
+    """The spot-check plan, its completion report and the listing proposals (aggregates)."""
+    from panorama.supervision.report import summary_lines
+
+    print()
+    print("\n".join(summary_lines(settings.serving_path)))
 
 
 def _print_accounting(settings) -> None:

@@ -80,6 +80,13 @@ def dbt_executable() -> str:
     raise FileNotFoundError("dbt executable not found on PATH or beside the Python interpreter")
 
 
+def _package_path() -> str:
+    """PYTHONPATH that puts this process's ``panorama`` package first (for dbt Python models)."""
+    plugins = str(Path(__file__).resolve().parents[2])
+    rest = os.environ.get("PYTHONPATH")
+    return plugins + (os.pathsep + rest if rest else "")
+
+
 def run_dbt(
     args: list[str],
     *,
@@ -126,6 +133,8 @@ def run_dbt(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
         "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        # Python models import the package: the copy this process runs
+        "PYTHONPATH": _package_path(),
     }
     if settings.person_hash_key:
         env["PANORAMA_PERSON_HASH_KEY"] = settings.person_hash_key

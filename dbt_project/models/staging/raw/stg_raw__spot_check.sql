@@ -21,6 +21,7 @@ renamed as (
         {{ clean_text('result') }} as check_result,
         coalesce(result like '发现问题%', false) as problem_found,
         coalesce(result like '%不配合%' or result like '%无法联系%', false) as not_reachable,
+        {{ spot_check_result_class('result') }} as result_class,
         {{ clean_text('inspectors') }} as inspectors,
         {{ clean_text('check_type') }} as check_type,
         {{ clean_text('check_items') }} as check_items,
