@@ -387,7 +387,7 @@ STATE_REASON_CONTACT = "通过登记的经营场所无法联系"
 
 
 def _missed_report(rng: random.Random, e: Entity) -> bool:
-    return rng.random() < 0.01 + 0.9 * e.latent_risk**2.5
+    return rng.random() < 0.005 + 0.95 * e.latent_risk**3
 
 
 def _reports_and_listings(rng: random.Random, e: Entity, as_of: dt.date, ev: Events) -> None:

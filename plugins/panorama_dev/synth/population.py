@@ -33,11 +33,15 @@ CLASS_SHARES = {
 # per kind: measured once on 150,000 generated entities (seed 99, panorama_dev.synth
 # population propensities); they depend on the propensity formula, not on the seed.
 PROPENSITY_KNOTS = {
-    "2": (-0.1046, 0.7409, 1.1068, 1.1898, 2.2153),
-    "1": (-0.887, 0.3805, 0.8911, 1.1908, 1.6851),
-    "3": (-0.7969, 0.0145, 0.4319, 0.6523, 1.3742),
+    "2": (0.2187, 0.822, 1.0898, 1.1513, 1.902),
+    "1": (-0.6556, 0.4049, 0.7866, 1.0141, 1.407),
+    "3": (-0.4051, 0.0934, 0.3786, 0.52, 1.078),
 }
 RISK_AT_KNOTS = (0.05, 0.40, 0.60, 0.70, 0.95)
+# What no record shows: the operator's own propensity (shared by the entities a person runs)
+# and the entity's own; the rest of the propensity comes from observable attributes.
+PERSON_EFFECT_SD = 0.10
+ENTITY_NOISE_SD = 0.07
 
 
 @dataclass
@@ -102,7 +106,7 @@ def new_person(rng: random.Random, index: int, division: Division, as_of: dt.dat
         name=names.person_name(rng, names.is_male(id_card)),
         id_card=id_card,
         phone=names.mobile(rng),
-        effect=rng.gauss(0.0, 0.3),
+        effect=rng.gauss(0.0, PERSON_EFFECT_SD),
     )
 
 
@@ -153,7 +157,7 @@ def _propensity(
     if kind == "1":
         z += 0.3 if capital < 50 else -0.4 if capital > 1000 else 0.0
     z += 0.6 if shared_address else 0.0
-    z += person.effect + rng.gauss(0.0, 0.2)
+    z += person.effect + rng.gauss(0.0, ENTITY_NOISE_SD)
     return z
 
 
