@@ -22,6 +22,7 @@ from raw_fixtures import FIXTURE_DB, first_build_copy, write_extra_penalty
 
 pytestmark = pytest.mark.slow
 
+
 def _thresholds() -> dict[str, float]:
     seed = get_settings().dbt_project_dir / "seeds" / "risk_grade_thresholds.csv"
     with seed.open(encoding="utf-8") as fh:

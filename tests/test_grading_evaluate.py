@@ -18,7 +18,12 @@ from panorama.grading import evaluate, propose
 from panorama.grading.evaluate import auc, quarter_window
 
 AS_OF = dt.date(2026, 6, 30)
-THRESHOLDS = [("A", 0, 1, "信用风险低"), ("B", 200, 2, "一般"), ("C", 500, 3, "较高"), ("D", 750, 4, "高")]
+THRESHOLDS = [
+    ("A", 0, 1, "信用风险低"),
+    ("B", 200, 2, "一般"),
+    ("C", 500, 3, "较高"),
+    ("D", 750, 4, "高"),
+]
 
 
 def _entities() -> list[tuple[str, int, bool]]:
@@ -69,7 +74,10 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "check_result varchar, problem_found boolean, not_reachable boolean)"
     )
     for i, (entity, score, problem) in enumerate(_entities()):
-        con.execute("insert into intermediate.int_risk__entity_models values (?, 'general', 'base')", [entity])
+        con.execute(
+            "insert into intermediate.int_risk__entity_models values (?, 'general', 'base')",
+            [entity],
+        )
         con.execute(
             "insert into intermediate.int_risk__indicator_points values "
             "(?, 'general', 'base', 'penalties_3y', 1, ?)",
@@ -83,7 +91,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
         fired = "court_debtor_now" if entity == "E000" else None
         con.execute(
-            "insert into risk.fct_risk_grade values (?, 'general', ?, 'A', ?)", [entity, fired, AS_OF]
+            "insert into risk.fct_risk_grade values (?, 'general', ?, 'A', ?)",
+            [entity, fired, AS_OF],
         )
         record = f"r{i}"
         con.execute(

@@ -20,8 +20,9 @@ import json
 import logging
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
-from panorama.settings import get_settings
+from panorama.settings import Settings, get_settings
 
 DEFAULT_SEED = 20240101
 COMMAND_GROUP = "panorama.commands"
@@ -84,7 +85,6 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_grading(args: argparse.Namespace) -> int:
     import datetime as dt
-    from pathlib import Path
 
     from panorama.grading import GradingEvaluationError, evaluate, propose
     from panorama.grading.evaluate import format_evaluation
@@ -111,11 +111,9 @@ def cmd_grading(args: argparse.Namespace) -> int:
     return 0
 
 
-def _published_candidate(settings) -> Path:
+def _published_candidate(settings: Settings) -> Path:
     """The build warehouse of the publication being served (it keeps staging and the
     intermediate risk models), else the newest candidate built."""
-    from pathlib import Path
-
     from panorama.pipeline import candidate_path
     from panorama.serve import publish
 

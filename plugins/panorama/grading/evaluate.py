@@ -160,7 +160,10 @@ def _override_rank(data: dict[str, Any]) -> pd.Series:
     built on a spot-check outcome."""
     ov = data["overrides"]
     usable = ov[~ov.indicator.isin(OUTCOME_INDICATORS)]
-    rank_of = {code: GRADES.index(g) + 1 for code, g in zip(usable.override_code, usable.min_grade)}
+    rank_of = {
+        code: GRADES.index(g) + 1
+        for code, g in zip(usable.override_code, usable.min_grade, strict=True)
+    }
     fired = data["grades"].set_index("entity_id").overrides_fired.fillna("")
     return fired.map(lambda text: max((rank_of.get(c, 0) for c in text.split(",") if c), default=0))
 
@@ -248,7 +251,9 @@ def _by_grade(grade_rank: pd.Series, outcome: pd.Series) -> dict[str, dict[str, 
 
 def _rises(by_grade: dict[str, dict[str, Any]]) -> bool:
     rates = [by_grade[g]["rate"] for g in GRADES]
-    return all(r is not None for r in rates) and all(a < b for a, b in zip(rates, rates[1:]))
+    return all(r is not None for r in rates) and all(
+        a < b for a, b in zip(rates, rates[1:], strict=False)
+    )
 
 
 def _ratio(by_grade: dict[str, dict[str, Any]]) -> float | None:
@@ -352,8 +357,11 @@ def format_evaluation(result: dict[str, Any]) -> str:
         )
     final = result["models"].get(FINAL)
     if final and final["calibration"]:
-        lines += ["", "calibration (final grade's score): band, score range, checks, observed"
-                  " vs expected rate"]
+        lines += [
+            "",
+            "calibration (final grade's score): band, score range, checks, observed"
+            " vs expected rate",
+        ]
         for row in final["calibration"]:
             lines.append(
                 f"  {row['band']}  {row['score_min']:>6.0f}-{row['score_max']:<6.0f}"

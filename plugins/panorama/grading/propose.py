@@ -108,7 +108,7 @@ def fit_thresholds(
         if (n == 0).any():
             continue
         rates = k / n
-        if not all(a < b for a, b in zip(rates, rates[1:])):
+        if not all(a < b for a, b in zip(rates, rates[1:], strict=False)):
             continue
         kept += 1
         distance = sum(abs(thresholds[g] - current[g]) for g in GRADES)
