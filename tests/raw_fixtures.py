@@ -467,6 +467,31 @@ def write_raw_fixture(raw_dir: Path, ds: str = "2026-11-25") -> dict:
             listing("E11", "未按规定报送年度报告", "2024-07-01", removed="2025-03-01"),
         ],
     )
+    # the shop E12 is marked as being in an abnormal state (individual business: never listed)
+    write_feed(
+        raw_dir,
+        "abnormal_state__amr",
+        ds,
+        [
+            {
+                "name": names["E12"],
+                "uscc": u["E12"],
+                "mark_reason": "未按照规定报送年度报告",
+                "mark_date": "2025-08-15",
+                "mark_org": "德州市德城区市场监督管理局",
+            },
+            {
+                "name": names["E12"],
+                "uscc": u["E12"],
+                "mark_reason": "通过登记的经营场所无法联系",
+                "mark_date": "2024-03-01",
+                "mark_org": "德州市德城区市场监督管理局",
+                "restore_reason": "经营场所可以联系，申请恢复正常记载状态",
+                "restore_date": "2024-05-10",
+                "restore_org": "德州市德城区市场监督管理局",
+            },
+        ],
+    )
     write_feed(
         raw_dir,
         "serious_dishonest__amr",

@@ -182,6 +182,7 @@ def test_unresolved_records_with_reasons_and_nothing_dropped(built: dict) -> Non
             select count(*) from staging.stg_raw__licence union all
             select count(*) from staging.stg_raw__spot_check union all
             select count(*) from staging.stg_raw__abnormal_list union all
+            select count(*) from staging.stg_raw__abnormal_state union all
             select count(*) from staging.stg_raw__serious_dishonest union all
             select count(*) from staging.stg_raw__court_dishonest union all
             select count(*) from staging.stg_raw__complaint union all

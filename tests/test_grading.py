@@ -22,7 +22,14 @@ from raw_fixtures import FIXTURE_DB, first_build_copy, write_extra_penalty
 
 pytestmark = pytest.mark.slow
 
-THRESHOLDS = {"A": 0, "B": 200, "C": 500, "D": 750}
+
+def _thresholds() -> dict[str, float]:
+    seed = get_settings().dbt_project_dir / "seeds" / "risk_grade_thresholds.csv"
+    with seed.open(encoding="utf-8") as fh:
+        return {r["grade"]: float(r["min_score"]) for r in csv.DictReader(fh)}
+
+
+THRESHOLDS = _thresholds()
 
 
 def _grade(score: float) -> str:

@@ -92,6 +92,7 @@ def test_record_counts_match_files(run: tuple[Path, dict], truth) -> None:
         "penalty__amr": "gbk",
         "licence__amr": "gb18030",
         "abnormal_list__amr": "gbk",
+        "abnormal_state__amr": "utf-8-sig",
         "serious_dishonest__amr": "utf-8",
         "annual_report__amr": "utf-8",
         "model_shop__amr": "utf-8",

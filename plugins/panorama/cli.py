@@ -9,6 +9,7 @@ rollback    serve a kept version again
 serve       the credit code (信用码) service on the public dataset
 spot-check  verify a spot-check plan's draw from its stored snapshot and seed;
             report a plan's completion, workload, problem rate and listing proposals
+grading     evaluate the risk models against spot-check outcomes; propose thresholds
 
 Development commands (demo, generate, airflow, bench, quality) come from the
 ``panorama.commands`` entry points that the development package registers; a deployment
@@ -22,8 +23,9 @@ import json
 import logging
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
-from panorama.settings import get_settings
+from panorama.settings import Settings, get_settings
 
 DEFAULT_SEED = 20240101
 COMMAND_GROUP = "panorama.commands"
@@ -129,6 +131,64 @@ def cmd_spot_check_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grading(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from panorama.grading import GradingEvaluationError, evaluate, propose
+    from panorama.grading.evaluate import format_evaluation
+
+    settings = get_settings()
+    db = Path(args.db) if args.db else _published_candidate(settings)
+    as_of = dt.date.fromisoformat(args.date) if args.date else None
+    truth = Path(args.truth) if args.truth else None
+    try:
+        if args.action == "evaluate":
+            result = evaluate(db, as_of, truth)
+        else:
+            out = Path(args.out) if args.out else settings.data_dir / "proposals" / "grading"
+            result = propose(db, out, as_of, truth)
+            print(f"proposal written to {out} (nothing changed)", file=sys.stderr)
+            result = result["after"] | {"fit": result["fit"], "files": result["files"]}
+    except GradingEvaluationError as exc:
+        print(f"grading {args.action}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True, default=str))
+    else:
+        print(format_evaluation(result))
+    return 0
+
+
+def _published_candidate(settings: Settings) -> Path:
+    """The build warehouse of the publication being served (it keeps staging and the
+    intermediate risk models), else the newest candidate built."""
+    from panorama.pipeline import candidate_path
+    from panorama.serve import publish
+
+    run_id = (publish.current_manifest(settings) or {}).get("run_id")
+    if run_id and candidate_path(settings, run_id).exists():
+        return candidate_path(settings, run_id)
+    built = sorted(
+        (settings.build_dir / "runs").glob("*/candidate.duckdb"), key=lambda p: p.stat().st_mtime
+    )
+    return built[-1] if built else Path(settings.build_dir / "runs" / "none" / "candidate.duckdb")
+
+
+def _add_grading(sub: argparse._SubParsersAction) -> None:
+    g = sub.add_parser(
+        "grading", help="evaluate the risk models against spot-check outcomes; propose thresholds"
+    )
+    g.add_argument("action", choices=("evaluate", "propose"))
+    g.add_argument(
+        "--db", help="build warehouse file (default: the served publication's candidate)"
+    )
+    g.add_argument("--date", help="as-of date (default: the grades' as_of_date)")
+    g.add_argument("--truth", help="a generator's ground_truth dir: also judge by latent risk")
+    g.add_argument("--out", help="propose: folder for the proposed seed and evaluations")
+    g.add_argument("--json", action="store_true", help="print JSON")
+    g.set_defaults(func=cmd_grading)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="panorama",
@@ -163,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("plan", nargs="?", help="plan id (default: the latest)")
     rep.add_argument("--db", help="warehouse file (default: the published panorama.duckdb)")
     rep.set_defaults(func=cmd_spot_check_report)
+    _add_grading(sub)
 
     for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
         ep.load()(sub)

@@ -161,6 +161,12 @@ KINDS: dict[str, KindDef] = {
             "remove_date:date remove_org",
         ),
         _kind(
+            "abnormal_state",
+            "full",
+            f"name*# {_SUBJECT_CODES} mark_reason* mark_date:date* mark_org restore_reason "
+            "restore_date:date restore_org",
+        ),
+        _kind(
             "serious_dishonest",
             "full",
             f"name*# {_SUBJECT_CODES} list_reason* list_date:date* list_org remove_reason "

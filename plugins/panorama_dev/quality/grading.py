@@ -6,7 +6,12 @@ answer key to ``risk.fct_risk_grade`` of a built warehouse file and measures:
 
 - the Spearman rank correlation of the score with the latent risk (overall and per entity type),
 - the confusion table grade × latent class,
-- the grade distribution (overall and per entity type).
+- the grade distribution (overall and per entity type), and the individual businesses' one
+  against the 德城区 reference (overall and in 371402 德城区 itself),
+- the share of B/C/D grades whose every indicator earning points and every override that fired
+  cites records that are on the entity's timeline (or is a registration attribute),
+- where the file is a build warehouse: the spot-check evaluation of
+  :mod:`panorama.grading.evaluate` (AUC, problem-found rate by grade).
 
 :func:`build_population` produces such a warehouse from nothing (generate → extract every feed
 → dbt build) for benchmarks and tests. ``main()`` prints the evaluation as JSON.
@@ -30,6 +35,7 @@ from panorama.settings import Settings, get_settings
 GRADES = ("A", "B", "C", "D")
 # 德城区 individual businesses, 62,143 graded (DOMAIN.md): the reference distribution.
 REFERENCE_INDIVIDUAL_SHARE = {"A": 0.269, "B": 0.281, "C": 0.066, "D": 0.384}
+DECHENG = "371402"
 
 
 class GradingQualityError(RuntimeError):
@@ -48,6 +54,62 @@ def _shares(grades: pd.Series) -> dict[str, float]:
     return {g: round(int(counts.get(g, 0)) / total, 4) for g in GRADES}
 
 
+def citations(db_path: Path) -> dict[str, Any]:
+    """B/C/D grades citing their records: every indicator earning points with basis records
+    and every override that fired with basis records names at least one event id, and every
+    event id named is in entity.fct_entity_event: on the entity's own timeline, or, for a
+    relationship indicator (关联关系), on the related entity's."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        graded = con.execute(
+            "select entity_id, grade, indicator_points, override_evidence "
+            "from risk.fct_risk_grade where grade in ('B', 'C', 'D') order by entity_id"
+        ).fetchall()
+        events = con.execute("select entity_id, event_id from entity.fct_entity_event").fetchall()
+        related = {
+            i
+            for (i,) in con.execute(
+                "select indicator from reference.risk_indicators where dimension = '关联关系'"
+            ).fetchall()
+        }
+    known: dict[str, set[str]] = {}
+    for entity, event in events:
+        known.setdefault(entity, set()).add(event)
+    everywhere = {event for _, event in events}
+    uncited: list[str] = []
+    for entity, _, points_text, overrides_text in graded:
+        items = [(k, v) for k, v in json.loads(points_text or "{}").items() if v["points"] > 0]
+        items += list(json.loads(overrides_text or "{}").items())
+        own = known.get(entity, set())
+        for name, item in items:
+            if item["basis"] != "records":
+                continue
+            ids = set(item["event_ids"] or [])
+            if not ids or not ids <= (everywhere if name in related else own):
+                uncited.append(entity)
+                break
+    n = len(graded)
+    return {
+        "bcd_grades": n,
+        "bcd_citing_records": round((n - len(uncited)) / n, 4) if n else None,
+        "bcd_uncited_examples": uncited[:5],
+    }
+
+
+def _outcomes(db_path: Path) -> dict[str, Any] | None:
+    from panorama.grading.evaluate import GradingEvaluationError
+    from panorama.grading.evaluate import evaluate as evaluate_outcomes
+
+    try:
+        result = evaluate_outcomes(db_path)
+    except GradingEvaluationError:
+        return None
+    return {
+        model: {k: m[k] for k in ("checks", "problems", "auc", "rate_rises_a_to_d", "d_over_a")}
+        | {"rate_by_grade": {g: m["by_grade"][g]["rate"] for g in GRADES}}
+        for model, m in result["models"].items()
+    }
+
+
 def load_graded(db_path: Path, ground_truth_dir: Path) -> pd.DataFrame:
     """fct_risk_grade joined to the ground truth, one row per entity graded."""
     db_path, truth_path = Path(db_path), Path(ground_truth_dir) / "entities.parquet"
@@ -60,7 +122,15 @@ def load_graded(db_path: Path, ground_truth_dir: Path) -> pd.DataFrame:
             "select entity_id, score, score_grade, grade, model_name from risk.fct_risk_grade"
         ).df()
     truth = pd.read_parquet(
-        truth_path, columns=["entity_id", "entity_type", "status", "latent_risk", "latent_class"]
+        truth_path,
+        columns=[
+            "entity_id",
+            "entity_type",
+            "division_code",
+            "status",
+            "latent_risk",
+            "latent_class",
+        ],
     )
     joined = graded.merge(truth, on="entity_id", how="inner", validate="one_to_one")
     if joined.empty:
@@ -75,7 +145,9 @@ def evaluate(db_path: Path, ground_truth_dir: Path) -> dict[str, Any]:
 
     Returns ``{"entities", "spearman", "spearman_grade", "spearman_by_type", "confusion",
     "distribution", "distribution_by_type", "reference_individual", "latent_distribution",
-    "exact_match", "within_one"}``; ``confusion[grade][latent_class]`` counts entities.
+    "exact_match", "within_one", "individual_max_deviation", "decheng_individual",
+    "decheng_individual_latent", "citations", "outcomes"}``; ``confusion[grade][latent_class]``
+    counts entities; ``outcomes`` is None for a file without the build's staging tables.
     """
     df = load_graded(db_path, ground_truth_dir)
     rank = {g: i for i, g in enumerate(GRADES, start=1)}
@@ -84,6 +156,9 @@ def evaluate(db_path: Path, ground_truth_dir: Path) -> dict[str, Any]:
     confusion = pd.crosstab(df.grade, df.latent_class).reindex(
         index=list(GRADES), columns=list(GRADES), fill_value=0
     )
+    individual = df[df.entity_type == "individual"]
+    dezhou = individual[individual.division_code == DECHENG]
+    individual_shares = _shares(individual.grade)
     return {
         "entities": len(df),
         "spearman": _spearman(df.score, df.latent_risk),
@@ -100,6 +175,13 @@ def evaluate(db_path: Path, ground_truth_dir: Path) -> dict[str, Any]:
         "latent_distribution": _shares(df.latent_class),
         "exact_match": round(float((grade_rank == latent_rank).mean()), 4),
         "within_one": round(float(((grade_rank - latent_rank).abs() <= 1).mean()), 4),
+        "individual_max_deviation": round(
+            max(abs(individual_shares[g] - REFERENCE_INDIVIDUAL_SHARE[g]) for g in GRADES), 4
+        ),
+        "decheng_individual": _shares(dezhou.grade) if len(dezhou) else None,
+        "decheng_individual_latent": _shares(dezhou.latent_class) if len(dezhou) else None,
+        "citations": citations(db_path),
+        "outcomes": _outcomes(db_path),
     }
 
 
@@ -183,6 +265,22 @@ def format_report(result: dict[str, Any]) -> str:
         lines.append(row(t, shares))
     lines.append(row("latent class", result["latent_distribution"]))
     lines.append(row("德城区 individual", result["reference_individual"]))
+    if result.get("decheng_individual"):
+        lines.append(row("371402 indiv.", result["decheng_individual"]))
+        lines.append(row("371402 latent", result["decheng_individual_latent"]))
+    lines.append(
+        f"individual businesses vs 德城区: at most {result['individual_max_deviation']:.1%} off"
+    )
+    c = result["citations"]
+    lines.append(
+        f"B/C/D grades citing their records: {c['bcd_citing_records']} of {c['bcd_grades']}"
+    )
+    for model, m in (result.get("outcomes") or {}).items():
+        rates = " / ".join("-" if r is None else f"{r:.1%}" for r in m["rate_by_grade"].values())
+        lines.append(
+            f"spot checks, {model}: {m['checks']} checks, AUC {m['auc']}, A/B/C/D {rates}, "
+            f"D/A {m['d_over_a']}"
+        )
     return "\n".join(lines)
 
 

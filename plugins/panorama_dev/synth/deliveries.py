@@ -30,6 +30,7 @@ FEEDS = (
     "licence__amr",
     "spot_check__amr",
     "abnormal_list__amr",
+    "abnormal_state__amr",
     "serious_dishonest__amr",
     "court_dishonest__court",
     "complaint__12315",
@@ -158,6 +159,17 @@ ABNORMAL_HEADER = [
     "移出日期",
     "作出决定机关(移出)",
 ]
+ABNORMAL_STATE_HEADER = [
+    "个体工商户名称",
+    "统一社会信用代码",
+    "注册号",
+    "标记经营异常状态原因",
+    "标记日期",
+    "作出标记决定机关",
+    "恢复正常记载状态原因",
+    "恢复日期",
+    "作出恢复决定机关",
+]
 SERIOUS_HEADER = [
     "企业名称",
     "统一社会信用代码",
@@ -235,6 +247,9 @@ class Outputs:
             "penalty__exchange": JsonlSink(landing / EXCHANGE_JSONL, EXCHANGE_SOURCE),
             "licence__amr": csv_sink("licence__amr", LICENCE_HEADER, "gb18030", "\r\n"),
             "abnormal_list__amr": csv_sink("abnormal_list__amr", ABNORMAL_HEADER, "gbk", "\r\n"),
+            "abnormal_state__amr": csv_sink(
+                "abnormal_state__amr", ABNORMAL_STATE_HEADER, "utf-8-sig"
+            ),
             "serious_dishonest__amr": csv_sink("serious_dishonest__amr", SERIOUS_HEADER, "utf-8"),
             "court_dishonest__court": SqliteSink(
                 landing / "court_dishonest__court" / "court.sqlite",
@@ -575,6 +590,7 @@ def listings(em: Emitter, e: Entity, ev: evt.Events, rng: random.Random) -> None
     m = em.mess
     for feed, items in (
         ("abnormal_list__amr", ev.abnormal),
+        ("abnormal_state__amr", ev.abnormal_state),
         ("serious_dishonest__amr", ev.serious),
     ):
         for x in items:

@@ -1,5 +1,28 @@
 """What happens to each entity: reports, listings, penalties, licences, checks, complaints,
-court cases and registration changes, with rates driven by the entity's latent risk."""
+court cases and registration changes, with rates driven by the entity's latent risk r (0–1).
+
+How the likelihoods rise with r (per entity; "exposure" scales a rate by the part of the
+window the entity existed, up to 1):
+
+=============================  =============================================================
+annual report missed           per due year ``0.01 + 0.9 r^2.5`` (r 0.2: 2 %, 0.5: 17 %,
+                               0.8: 52 %); filed late afterwards with ``0.5 (1 - r)``
+→ enterprise, co-operative     put on the abnormal-operations list (经营异常名录) from 1 July,
+                               removed after the late filing
+→ individual business          marked as being in an abnormal state (经营异常状态,
+                               《个体工商户年度报告暂行办法》) between 1 July and 31 December of
+                               the due year, cleared (恢复正常记载状态) after the late filing
+unreachable at its address     drawn with the spot checks (``_checks``); listed (enterprise,
+                               co-operative) or marked (individual business) the same way
+penalties (5 years)            Poisson, exposure × ``0.02 + 1.6 r^3``
+complaints (3 years)           Poisson, exposure × ``0.05 + 1.8 r^2.5`` (consumer-facing
+                               industries) or ``0.01 + 0.4 r^2.5``
+court dishonest debtor         ``0.004 + 0.25 r^4``
+changes of representative /    Poisson per year ``0.01 + 0.3 r^2``
+address
+spot checks                    see ``_checks``
+=============================  =============================================================
+"""
 
 from __future__ import annotations
 
@@ -123,6 +146,8 @@ class Events:
     changes: list[Change] = field(default_factory=list)
     licences: list[Licence] = field(default_factory=list)
     abnormal: list[Listing] = field(default_factory=list)
+    # an individual business's abnormal-state marks (标记为经营异常状态), never the list above
+    abnormal_state: list[Listing] = field(default_factory=list)
     serious: list[Listing] = field(default_factory=list)
     checks: list[SpotCheck] = field(default_factory=list)
     complaints: list[Complaint] = field(default_factory=list)
@@ -302,7 +327,7 @@ def _fine(rng: random.Random, entity: Entity, agency: str) -> int:
 def _penalties(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences, ev: Events) -> None:
     lo = max(e.established, as_of - dt.timedelta(days=5 * 365))
     exposure = min(1.0, years_between(lo, e.end) / 1.5)
-    n = poisson(rng, exposure * (0.03 + 1.4 * e.latent_risk**2))
+    n = poisson(rng, exposure * (0.02 + 1.6 * e.latent_risk**3))
     for _ in range(n):
         date = rand_date(rng, lo, e.end)
         agency = _agency(rng, e)
@@ -359,30 +384,38 @@ def _penalties(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences, ev
         )
 
 
+STATE_REASON_REPORT = "未按照规定报送年度报告"
+STATE_REASON_CONTACT = "通过登记的经营场所无法联系"
+
+
+def _missed_report(rng: random.Random, e: Entity) -> bool:
+    return rng.random() < 0.005 + 0.95 * e.latent_risk**3
+
+
 def _reports_and_listings(rng: random.Random, e: Entity, as_of: dt.date, ev: Events) -> None:
     last = as_of.year - 1 if as_of >= dt.date(as_of.year, 7, 1) else as_of.year - 2
-    compliance = 1.0 - 1.05 * e.latent_risk - (0.08 if e.kind == "2" else 0.0)
-    compliance = min(0.995, max(0.02, compliance))
     org = vocab.DIVISION_AMR[e.division.code].name
-    reason = "未按照规定期限公示年度报告" if e.kind != "2" else "未按规定报送年度报告"
     for year in range(max(e.established.year, last - 4), last + 1):
         due = dt.date(year + 1, 6, 30)
         if e.established > dt.date(year, 12, 31) or e.end < due:
             continue
-        on_time = rng.random() < compliance
+        on_time = not _missed_report(rng, e)
         filed_date = None
         if on_time:
             filed_date = due - dt.timedelta(days=int(rng.triangular(0, 179, 0)))
-        elif rng.random() < 0.35 * (1 - e.latent_risk):
+        elif rng.random() < 0.5 * (1 - e.latent_risk):
             filed_date = rand_date(rng, due + 2 * DAY, min(as_of, e.end))
         if year > last - 3:
             ev.reports.append(AnnualReport(year, filed_date is not None, filed_date))
         if on_time:
             continue
+        if e.kind == "2":
+            _mark_state(rng, e, STATE_REASON_REPORT, year, filed_date, as_of, ev)
+            continue
         list_date = dt.date(year + 1, 7, 1) + dt.timedelta(days=rng.randrange(45))
         if list_date > as_of:
             continue
-        listing = Listing(reason, list_date, org)
+        listing = Listing("未按照规定期限公示年度报告", list_date, org)
         if filed_date is not None:
             listing.remove_date = min(
                 as_of, max(filed_date, list_date) + dt.timedelta(days=rng.randrange(1, 20))
@@ -392,18 +425,50 @@ def _reports_and_listings(rng: random.Random, e: Entity, as_of: dt.date, ev: Eve
         ev.abnormal.append(listing)
 
 
+def _mark_state(
+    rng: random.Random,
+    e: Entity,
+    reason: str,
+    year: int,
+    filed_date: dt.date | None,
+    as_of: dt.date,
+    ev: Events,
+) -> None:
+    """An individual business that missed the report for ``year`` is marked between 1 July and
+    31 December of the due year; the mark is cleared when it files and asks to restore."""
+    mark_date = dt.date(year + 1, 7, 1) + dt.timedelta(days=rng.randrange(184))
+    if mark_date > as_of:
+        return
+    org = vocab.DIVISION_AMR[e.division.code].name
+    mark = Listing(reason, mark_date, org)
+    if filed_date is not None:
+        mark.remove_date = min(
+            as_of, max(filed_date, mark_date) + dt.timedelta(days=rng.randrange(1, 20))
+        )
+        mark.remove_reason = "补报年度报告并申请恢复正常记载状态"
+        mark.remove_org = org
+    ev.abnormal_state.append(mark)
+
+
 def _contact_loss(rng: random.Random, e: Entity, date: dt.date, as_of: dt.date, ev: Events) -> None:
     list_date = date + dt.timedelta(days=rng.randrange(10, 40))
     if list_date > as_of or e.status not in ACTIVE_STATUSES:
         return
     org = vocab.DIVISION_AMR[e.division.code].name
-    listing = Listing("通过登记的住所或者经营场所无法联系", list_date, org)
+    if e.kind == "2":
+        listing = Listing(STATE_REASON_CONTACT, list_date, org)
+        target = ev.abnormal_state
+    else:
+        listing = Listing("通过登记的住所或者经营场所无法联系", list_date, org)
+        target = ev.abnormal
     if rng.random() < 0.3:
         listing.remove_date = rand_date(rng, list_date + DAY, as_of)
         if listing.remove_date:
             listing.remove_reason = "依法办理住所或者经营场所变更登记"
+            if e.kind == "2":
+                listing.remove_reason = "经营场所可以联系，申请恢复正常记载状态"
             listing.remove_org = org
-    ev.abnormal.append(listing)
+    target.append(listing)
 
 
 def _serious(rng: random.Random, e: Entity, as_of: dt.date, ev: Events) -> None:
@@ -677,8 +742,8 @@ def make_complaint(
 def _complaints(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences, ev: Events) -> None:
     lo = max(e.established, as_of - dt.timedelta(days=3 * 365))
     share = min(1.0, years_between(lo, e.end) / 1.5)
-    r2 = e.latent_risk**2
-    lam = share * ((0.1 + 2.0 * r2) if e.industry.consumer else (0.02 + 0.4 * r2))
+    r25 = e.latent_risk**2.5
+    lam = share * ((0.05 + 1.8 * r25) if e.industry.consumer else (0.01 + 0.4 * r25))
     for _ in range(poisson(rng, lam)):
         shop, variant = complaint_name(rng, e)
         ev.complaints.append(
@@ -833,6 +898,8 @@ def simulate(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences) -> E
         "fine_total_wan": sum(p.fine_yuan for p in ev.penalties) / 10_000,
         "n_abnormal": len(ev.abnormal),
         "abnormal_current": sum(1 for x in ev.abnormal if x.remove_date is None),
+        "n_abnormal_state": len(ev.abnormal_state),
+        "abnormal_state_current": sum(1 for x in ev.abnormal_state if x.remove_date is None),
         "reports_due": len(ev.reports),
         "reports_missed": sum(1 for r in ev.reports if not r.filed),
         "serious_current": sum(1 for x in ev.serious if x.remove_date is None),

@@ -26,6 +26,8 @@ COUNT_FIELDS = (
     "fine_total_wan",
     "n_abnormal",
     "abnormal_current",
+    "n_abnormal_state",
+    "abnormal_state_current",
     "reports_due",
     "reports_missed",
     "serious_current",

@@ -1,11 +1,14 @@
 {#- Annual reports per entity. A report for year Y is due by 30 June of Y+1; the years checked
     are the due years inside the annual_reports window (in months, rounded to whole years) from
-    the year of establishment. Missed = due, covered by the delivery, and not filed. -#}
+    the year of establishment, while the entity still operated on the due date. Missed = due,
+    covered by the delivery, and not filed. The years missed are listed (missed_years) for the
+    reasons that cite them. -#}
 with
 
 registry as (
 
-    select entity_id, established_date from {{ ref('int_resolution__registry') }}
+    select entity_id, established_date, status, status_date
+    from {{ ref('int_resolution__registry') }}
 
 ),
 
@@ -46,6 +49,19 @@ due_years as (
 
 ),
 
+due_while_operating as (
+
+    -- a report falls due only for an entity still operating on the due date (30 June)
+    select due_years.*
+    from due_years
+    inner join registry on registry.entity_id = due_years.entity_id
+    where not (
+        coalesce(registry.status similar to '.*(注销|吊销|撤销|迁出).*', false)
+        and registry.status_date <= make_date(due_years.report_year + 1, 6, 30)
+    )
+
+),
+
 covered_years as (
 
     -- a year counts only once the annual-report delivery covers it at all
@@ -55,8 +71,11 @@ covered_years as (
 
 missed as (
 
-    select due_years.entity_id, count(*) as years_missed
-    from due_years
+    select
+        due_years.entity_id,
+        count(*) as years_missed,
+        list(due_years.report_year order by due_years.report_year) as missed_years
+    from due_while_operating as due_years
     inner join covered_years on covered_years.report_year = due_years.report_year
     left join filed
         on filed.entity_id = due_years.entity_id and filed.report_year = due_years.report_year
@@ -76,7 +95,8 @@ last_filed as (
 select
     registry.entity_id,
     last_filed.last_filed_year,
-    coalesce(missed.years_missed, 0) as annual_report_years_missed
+    coalesce(missed.years_missed, 0) as annual_report_years_missed,
+    missed.missed_years as annual_report_missed_years
 from registry
 left join last_filed on last_filed.entity_id = registry.entity_id
 left join missed on missed.entity_id = registry.entity_id

@@ -1,4 +1,5 @@
-{#- Abnormal-operations list, serious-illegal-and-dishonest list and the courts' dishonest
+{#- Abnormal-operations list (enterprises, co-operatives), individual businesses' abnormal-state
+    marks, serious-illegal-and-dishonest list and the courts' dishonest
     judgment-debtor list per entity, as of the as_of_date. A listing counts "now" from its list
     date until its removal date; court entries count while present in the latest delivery. -#}
 with
@@ -22,6 +23,22 @@ abnormal as (
             and list_date <= {{ as_of_date() }}) as abnormal_listings_in_window
     from {{ ref('stg_raw__abnormal_list') }} as listing
     inner join resolved on resolved.record_id = listing.record_id
+    group by resolved.entity_id
+
+),
+
+abnormal_state as (
+
+    -- an individual business's 经营异常状态 marks: not a listing, but counted the same way
+    select
+        resolved.entity_id,
+        bool_or({{ listed_on_as_of('mark_date', 'restore_date') }}) as abnormal_state_now,
+        min(mark_date) filter (where {{ listed_on_as_of('mark_date', 'restore_date') }})
+            as abnormal_state_since,
+        count(*) filter (where mark_date >= {{ window_start('past_listings') }}
+            and mark_date <= {{ as_of_date() }}) as abnormal_state_marks_in_window
+    from {{ ref('stg_raw__abnormal_state') }} as mark
+    inner join resolved on resolved.record_id = mark.record_id
     group by resolved.entity_id
 
 ),
@@ -59,6 +76,8 @@ entities as (
 
     select entity_id from abnormal
     union
+    select entity_id from abnormal_state
+    union
     select entity_id from serious
     union
     select entity_id from court
@@ -70,6 +89,9 @@ select
     coalesce(abnormal.abnormal_list_now, false) as abnormal_list_now,
     abnormal.abnormal_list_since,
     coalesce(abnormal.abnormal_listings_in_window, 0) as abnormal_listings_in_window,
+    coalesce(abnormal_state.abnormal_state_now, false) as abnormal_state_now,
+    abnormal_state.abnormal_state_since,
+    coalesce(abnormal_state.abnormal_state_marks_in_window, 0) as abnormal_state_marks_in_window,
     coalesce(serious.serious_dishonest_now, false) as serious_dishonest_now,
     serious.serious_dishonest_since,
     coalesce(serious.serious_dishonest_past_in_window, 0) as serious_dishonest_past_in_window,
@@ -78,5 +100,6 @@ select
     coalesce(court.court_case_count, 0) as court_case_count
 from entities
 left join abnormal on abnormal.entity_id = entities.entity_id
+left join abnormal_state on abnormal_state.entity_id = entities.entity_id
 left join serious on serious.entity_id = entities.entity_id
 left join court on court.entity_id = entities.entity_id

@@ -7,6 +7,7 @@
     'licence': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'legal_rep'},
     'spot_check': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
     'abnormal_list': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
+    'abnormal_state': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
     'serious_dishonest': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'null', 'division': 'null', 'rep': 'null'},
     'court_dishonest': {'name': 'party_name', 'org': 'org_code', 'org_problem': 'org_code_problem', 'idtype': 'id_code_type', 'idmask': 'id_code_masked', 'address': 'null', 'division': 'null', 'rep': 'legal_rep'},
     'complaint': {'name': 'party_name', 'org': 'null', 'org_problem': "'missing'", 'idtype': 'null', 'idmask': 'null', 'address': 'address', 'division': 'division_code', 'rep': 'null'},

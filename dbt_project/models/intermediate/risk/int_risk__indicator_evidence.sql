@@ -53,6 +53,19 @@ abnormal as (
 
 ),
 
+abnormal_state as (
+
+    select
+        resolved.entity_id,
+        mark.record_id,
+        mark.mark_date,
+        mark.mark_reason,
+        {{ listed_on_as_of('mark.mark_date', 'mark.restore_date') }} as is_now
+    from {{ ref('stg_raw__abnormal_state') }} as mark
+    inner join resolved on resolved.record_id = mark.record_id
+
+),
+
 serious as (
 
     select
@@ -125,6 +138,20 @@ evidence as (
     select entity_id, 'abnormal_listings_5y', record_id, 'abnormal_listed', list_date, list_reason
     from abnormal
     where list_date >= {{ window_start('past_listings') }} and list_date <= {{ as_of_date() }}
+
+    union all
+
+    select entity_id, 'abnormal_state_now', record_id, 'abnormal_state_marked', mark_date,
+        mark_reason
+    from abnormal_state
+    where is_now
+
+    union all
+
+    select entity_id, 'abnormal_state_marks_5y', record_id, 'abnormal_state_marked', mark_date,
+        mark_reason
+    from abnormal_state
+    where mark_date >= {{ window_start('past_listings') }} and mark_date <= {{ as_of_date() }}
 
     union all
 
@@ -201,15 +228,78 @@ evidence as (
 
     union all
 
-    -- a year explicitly delivered as not filed (years with no row at all have no record)
+    -- each missed year: the delivered "not filed" row of that year, or, where the delivery has
+    -- no row for the year at all, the entity's registration (the report was due and is absent)
     select
-        resolved.entity_id, 'annual_reports_missed', report.record_id, 'annual_report',
-        make_date(report.report_year + 1, 6, 30), cast(report.report_year as varchar) || '年度报告未报送'
-    from {{ ref('stg_raw__annual_report') }} as report
-    inner join resolved on resolved.record_id = report.record_id
-    where not report.is_filed
-        and make_date(report.report_year + 1, 6, 30) < {{ as_of_date() }}
-        and make_date(report.report_year + 1, 6, 30) >= {{ window_start('annual_reports') }}
+        missed.entity_id, 'annual_reports_missed',
+        coalesce(report.record_id, missed.registration_record_id),
+        case when report.record_id is null then 'registration' else 'annual_report' end,
+        make_date(missed.report_year + 1, 6, 30),
+        cast(missed.report_year as varchar) || '年度报告未报送'
+            || case when report.record_id is null then '（无报送记录）' else '' end
+    from (
+        select
+            reports.entity_id,
+            registry.record_id as registration_record_id,
+            unnest(reports.annual_report_missed_years) as report_year
+        from {{ ref('int_entity__annual_reports') }} as reports
+        inner join {{ ref('int_resolution__registry') }} as registry
+            on registry.entity_id = reports.entity_id
+    ) as missed
+    left join (
+        select resolved.entity_id, report.report_year, min(report.record_id) as record_id
+        from {{ ref('stg_raw__annual_report') }} as report
+        inner join resolved on resolved.record_id = report.record_id
+        where not report.is_filed
+        group by resolved.entity_id, report.report_year
+    ) as report
+        on report.entity_id = missed.entity_id and report.report_year = missed.report_year
+
+),
+
+relationships as (
+
+    select entity_id_a as entity_id, entity_id_b as related_id, relationship_type
+    from {{ ref('int_entity__relationships') }}
+    union
+    select entity_id_b, entity_id_a, relationship_type
+    from {{ ref('int_entity__relationships') }}
+
+),
+
+related as (
+
+    -- 关联主体: the listing / court records that make a related entity count, on its timeline
+    select distinct
+        relationships.entity_id, 'related_bad_entities' as indicator, evidence.record_id,
+        evidence.event_type, evidence.event_date,
+        '关联主体' || relationships.related_id || ' ' || coalesce(evidence.reference, '')
+            as reference
+    from relationships
+    inner join evidence
+        on evidence.entity_id = relationships.related_id
+        and evidence.indicator in (
+            'serious_dishonest_now', 'court_debtor_now', 'abnormal_list_now', 'abnormal_state_now'
+        )
+
+    union all
+
+    -- 一址多照: the registrations of the other entities at the same address
+    select
+        relationships.entity_id, 'address_shared_entities', registry.record_id, 'registration',
+        registry.established_date, '同址主体' || registry.entity_id
+    from relationships
+    inner join {{ ref('int_resolution__registry') }} as registry
+        on registry.entity_id = relationships.related_id
+    where relationships.relationship_type = 'shared_address'
+
+),
+
+all_evidence as (
+
+    select * from evidence
+    union all
+    select * from related
 
 )
 
@@ -225,4 +315,4 @@ select
     event_type,
     event_date,
     reference
-from evidence
+from all_evidence

@@ -47,6 +47,7 @@ related_bad as (
     from relationships
     inner join listings on listings.entity_id = relationships.related_id
     where listings.serious_dishonest_now or listings.court_debtor_now or listings.abnormal_list_now
+        or listings.abnormal_state_now
     group by relationships.entity_id
 
 ),
@@ -81,6 +82,8 @@ select
     coalesce(penalties.severe_penalties_in_window, 0) as severe_penalties_3y,
     coalesce(listings.abnormal_list_now, false)::int as abnormal_list_now,
     coalesce(listings.abnormal_listings_in_window, 0) as abnormal_listings_5y,
+    coalesce(listings.abnormal_state_now, false)::int as abnormal_state_now,
+    coalesce(listings.abnormal_state_marks_in_window, 0) as abnormal_state_marks_5y,
     coalesce(listings.serious_dishonest_now, false)::int as serious_dishonest_now,
     coalesce(listings.serious_dishonest_past_in_window, 0) as serious_dishonest_past_5y,
     coalesce(listings.court_debtor_now, false)::int as court_debtor_now,

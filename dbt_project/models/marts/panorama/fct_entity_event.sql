@@ -80,6 +80,23 @@ events as (
     union all
 
     select
+        record_id, 'abnormal_state_marked', mark_date,
+        concat_ws('', '标记为经营异常状态：', mark_reason), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__abnormal_state') }}
+
+    union all
+
+    select
+        record_id, 'abnormal_state_restored', restore_date,
+        concat_ws('', '恢复正常记载状态：', restore_reason), null,
+        feed, source_file, source_row, batch_id, load_date
+    from {{ ref('stg_raw__abnormal_state') }}
+    where restore_date is not null
+
+    union all
+
+    select
         record_id, 'serious_dishonest_listed', list_date,
         concat_ws('', '列入严重违法失信名单：', list_reason), null,
         feed, source_file, source_row, batch_id, load_date

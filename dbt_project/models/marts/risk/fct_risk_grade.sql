@@ -2,7 +2,11 @@
     grades the entity turns its score into a grade by seed risk_grade_thresholds; with
     var risk_grade_combination = worst the riskier of the base and the industry grade counts
     (base: the base model only). Overrides (seed risk_overrides) then raise the grade to at
-    least their min_grade while their indicator holds. score stays the deciding model's score. -#}
+    least their min_grade while their indicator holds. score stays the deciding model's score.
+    Reasons: an A grade says why it is A (score below the B threshold, no override, the
+    protective indicators); each override that fired and the three indicators earning most
+    points name their records (or say they are registration attributes); indicator_points and
+    override_evidence (JSON, keys sorted) give every indicator's and override's event ids. -#}
 with
 
 scores as (
@@ -90,7 +94,8 @@ deciding_points as (
         points.value,
         points.points,
         definitions.indicator_label || coalesce(windows.window_label, '') as indicator_label,
-        definitions.unit
+        definitions.unit,
+        coalesce(definitions.basis, 'records') as basis
     from {{ ref('int_risk__indicator_points') }} as points
     inner join deciding
         on deciding.entity_id = points.entity_id
@@ -101,10 +106,55 @@ deciding_points as (
 
 ),
 
+evidence_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by entity_id, indicator order by event_date desc nulls last, event_id
+        ) as recency
+    from {{ ref('int_risk__indicator_evidence') }}
+
+),
+
+evidence as (
+
+    -- the records behind each indicator of each graded entity: every event id (sorted, for
+    -- byte-stable output) and the three most recent record_refs for the text
+    select
+        entity_id,
+        indicator,
+        count(distinct event_id) as record_count,
+        list(distinct event_id order by event_id) as event_ids,
+        string_agg(
+            coalesce(reference, event_type) || ' '
+                || coalesce(cast(event_date as varchar), '日期不详'),
+            '、' order by event_date desc nulls last, event_id
+        ) filter (where recency <= 3) as record_refs
+    from evidence_ranked
+    group by entity_id, indicator
+
+),
+
+cited_points as (
+
+    select
+        deciding_points.*,
+        case when deciding_points.basis = 'records' then coalesce(evidence.event_ids, []) end
+            as event_ids,
+        evidence.record_refs,
+        evidence.record_count
+    from deciding_points
+    left join evidence
+        on evidence.entity_id = deciding_points.entity_id
+        and evidence.indicator = deciding_points.indicator
+
+),
+
 top_points as (
 
     select *
-    from deciding_points
+    from cited_points
     where points > 0
     qualify row_number() over (
         partition by entity_id order by points desc, indicator
@@ -112,73 +162,137 @@ top_points as (
 
 ),
 
-evidence as (
-
-    -- the records behind each top indicator, most recent first
-    select
-        evidence.entity_id,
-        evidence.indicator,
-        count(*) as record_count,
-        string_agg(evidence.event_id, ',' order by evidence.event_date desc, evidence.event_id)
-            as event_ids,
-        string_agg(
-            coalesce(evidence.reference, evidence.event_type) || ' '
-                || coalesce(cast(evidence.event_date as varchar), '日期不详'),
-            '、' order by evidence.event_date desc, evidence.event_id
-        ) filter (where evidence.recency <= 3) as references
-    from (
-        select
-            *,
-            row_number() over (
-                partition by entity_id, indicator order by event_date desc, event_id
-            ) as recency
-        from {{ ref('int_risk__indicator_evidence') }}
-    ) as evidence
-    inner join top_points
-        on top_points.entity_id = evidence.entity_id
-        and top_points.indicator = evidence.indicator
-    group by evidence.entity_id, evidence.indicator
-
-),
-
 reasons as (
 
     select
-        top_points.entity_id,
+        entity_id,
         string_agg(
-            top_points.indicator_label
-            || case when coalesce(top_points.unit, '') = '' then ''
-                    else '=' || format('{:g}', round(top_points.value, 2)) || top_points.unit end
-            || '（+' || format('{:g}', round(top_points.points, 1)) || '）'
-            || case when evidence.references is null then ''
-                    else '：' || evidence.references
-                        || case when evidence.record_count > 3
-                                then '等' || cast(evidence.record_count as varchar) || '条'
+            indicator_label
+            || case when coalesce(unit, '') = '' then ''
+                    else '=' || format('{:g}', round(value, 2)) || unit end
+            || '（+' || format('{:g}', round(points, 1)) || '）'
+            || case when basis = 'attribute' then '［登记属性］'
+                    when record_refs is null then ''
+                    else '：' || record_refs
+                        || case when record_count > 3
+                                then '等' || cast(record_count as varchar) || '条'
                                 else '' end
                end,
-            '；' order by top_points.points desc, top_points.indicator
-        ) as reasons,
-        string_agg(evidence.event_ids, ',' order by top_points.points desc, top_points.indicator)
-            as reason_event_ids
+            '；' order by points desc, indicator
+        ) as reasons
     from top_points
+    group by entity_id
+
+),
+
+protective as (
+
+    -- what keeps a low score low: the indicators earning negative points
+    select
+        entity_id,
+        string_agg(
+            indicator_label
+            || case when coalesce(unit, '') = '' then ''
+                    else '=' || format('{:g}', round(value, 2)) || unit end
+            || '（' || format('{:g}', round(points, 1)) || '）',
+            '、' order by points, indicator
+        ) as protective
+    from cited_points
+    where points < 0
+    group by entity_id
+
+),
+
+fired_evidence as (
+
+    -- the records behind each override that fired (none for an attribute such as the industry)
+    select
+        fired_codes.entity_id,
+        fired_codes.override_code,
+        fired_codes.override_label,
+        fired_codes.min_grade,
+        coalesce(definitions.basis, 'records') as basis,
+        case when coalesce(definitions.basis, 'records') = 'records'
+            then coalesce(evidence.event_ids, []) end as event_ids,
+        evidence.record_refs,
+        evidence.record_count
+    from (
+        select indicators.entity_id, overrides.*
+        from {{ ref('int_risk__indicators_long') }} as indicators
+        inner join {{ ref('risk_overrides') }} as overrides
+            on overrides.indicator = indicators.indicator
+            and indicators.value >= overrides.min_value
+    ) as fired_codes
+    left join {{ ref('risk_indicators') }} as definitions
+        on definitions.indicator = fired_codes.indicator
     left join evidence
-        on evidence.entity_id = top_points.entity_id
-        and evidence.indicator = top_points.indicator
-    group by top_points.entity_id
+        on evidence.entity_id = fired_codes.entity_id
+        and evidence.indicator = fired_codes.indicator
+
+),
+
+override_reasons as (
+
+    select
+        entity_id,
+        string_agg(
+            override_label || '（不低于' || min_grade || '类）'
+            || case when basis = 'attribute' then '［登记属性］'
+                    when record_refs is null then ''
+                    else '：' || record_refs
+                        || case when record_count > 3
+                                then '等' || cast(record_count as varchar) || '条'
+                                else '' end
+               end,
+            '；' order by override_code
+        ) as override_text,
+        to_json(map_from_entries(list(
+            struct_pack(
+                k := override_code,
+                v := struct_pack(basis := basis, event_ids := event_ids, min_grade := min_grade)
+            )
+            order by override_code
+        ))) as override_evidence
+    from fired_evidence
+    group by entity_id
 
 ),
 
 indicator_points as (
 
-    -- every indicator earning points in the deciding model: what the change report compares.
-    -- Keys in indicator order (json_group_object has none: the text would differ between runs)
+    -- every indicator earning points in the deciding model, with the records behind it: what
+    -- the change report compares. Keys sorted at every level (indicators by name, fields
+    -- basis, event_ids, points, value), event ids sorted: byte-stable between runs.
     select
         entity_id,
         to_json(map_from_entries(list(
-            struct_pack(k := indicator, v := json_object('value', round(value, 4), 'points', round(points, 1)))
+            struct_pack(
+                k := indicator,
+                v := struct_pack(
+                    basis := basis,
+                    event_ids := event_ids,
+                    points := round(points, 1),
+                    value := round(value, 4)
+                )
+            )
             order by indicator
-        ))) as indicator_points
-    from deciding_points
+        ))) as indicator_points,
+        list_sort(list_distinct(flatten(list(event_ids) filter (where points > 0))))
+            as point_event_ids
+    from cited_points
+    group by entity_id
+
+),
+
+cited_event_ids as (
+
+    -- every record cited: behind each indicator earning positive points and each override
+    select entity_id, string_agg(event_id, ',' order by event_id) as reason_event_ids
+    from (
+        select entity_id, unnest(point_event_ids) as event_id from indicator_points
+        union
+        select entity_id, unnest(event_ids) from fired_evidence
+    )
     group by entity_id
 
 ),
@@ -199,12 +313,18 @@ final as (
         fired.overrides_fired,
         fired.overrides_label,
         reasons.reasons,
-        reasons.reason_event_ids,
+        protective.protective,
+        override_reasons.override_text,
+        cast(override_reasons.override_evidence as varchar) as override_evidence,
+        cited_event_ids.reason_event_ids,
         cast(indicator_points.indicator_points as varchar) as indicator_points
     from deciding
     inner join per_role on per_role.entity_id = deciding.entity_id
     left join fired on fired.entity_id = deciding.entity_id
     left join reasons on reasons.entity_id = deciding.entity_id
+    left join protective on protective.entity_id = deciding.entity_id
+    left join override_reasons on override_reasons.entity_id = deciding.entity_id
+    left join cited_event_ids on cited_event_ids.entity_id = deciding.entity_id
     left join indicator_points on indicator_points.entity_id = deciding.entity_id
 
 )
@@ -222,16 +342,23 @@ select
     grade.grade_label,
     final.overrides_fired,
     final.overrides_label,
-    nullif(concat_ws('；',
-        case when final.overrides_label is not null
-             then '直接判级：' || final.overrides_label || '（不低于' || override_grade.grade || '类）' end,
+    concat_ws('；',
+        case when grade.grade = 'A'
+             then '评为A类：分值' || cast(final.score as varchar) || '低于B类下限'
+                || format('{:g}', next_grade.min_score) || '，未触发直接判级规则'
+                || case when final.reasons is null then '，无加分风险指标' else '' end
+                || case when final.protective is not null
+                        then '；有利因素：' || final.protective else '' end end,
+        case when final.override_text is not null
+             then '直接判级：' || final.override_text end,
         final.reasons
-    ), '') as reasons,
+    ) as reasons,
     final.reason_event_ids,
     final.indicator_points,
+    final.override_evidence,
     {{ as_of_date() }} as as_of_date,
     '{{ pipeline_run_id() }}' as run_id
 from final
 inner join thresholds as grade on grade.grade_rank = final.grade_rank
 inner join thresholds as score_grade on score_grade.grade_rank = final.score_grade_rank
-left join thresholds as override_grade on override_grade.grade_rank = final.override_rank
+left join thresholds as next_grade on next_grade.grade_rank = final.grade_rank + 1

@@ -1,7 +1,9 @@
 {#- 分类变动 (internal): entities whose grade changed since the last publication, i.e. whose
     history period opened on this as_of_date replaced a period with another grade. With the
-    previous and the new grade and why: overrides that started or ended, and the indicators
-    whose points changed (值 old→new, 分 old→new). -#}
+    previous and the new grade and why: overrides that started or ended, the indicators whose
+    points changed (值 old→new, 分 old→new), and the cause — the records that started or
+    stopped counting (event ids and summaries), the ageing of the entity, or a change of the
+    scoring policy. A change without a cause fails the not_null test on cause. -#}
 with
 
 history as (
@@ -60,16 +62,88 @@ indicator_changes as (
         indicator_keys.entity_id,
         indicator_keys.indicator,
         definitions.indicator_label,
+        coalesce(definitions.basis, 'records') as basis,
         {%- for side in ['previous', 'current'] %}
         {%- for field in ['value', 'points'] %}
         coalesce(cast(json_extract(
             indicator_keys.{{ side }}_points, '$.' || indicator_keys.indicator || '.{{ field }}'
-        ) as double), 0) as {{ side }}_{{ field }}{{ ',' if not loop.last or side == 'previous' }}
+        ) as double), 0) as {{ side }}_{{ field }},
         {%- endfor %}
+        coalesce(from_json(json_extract(
+            indicator_keys.{{ side }}_points, '$.' || indicator_keys.indicator || '.event_ids'
+        ), '["VARCHAR"]'), []::varchar[]) as {{ side }}_event_ids{{ ',' if side == 'previous' }}
         {%- endfor %}
     from indicator_keys
     left join {{ ref('risk_indicators') }} as definitions
         on definitions.indicator = indicator_keys.indicator
+
+),
+
+record_changes as (
+
+    -- records that started or stopped counting between the two periods: a new record, or one
+    -- that aged out of its window / whose listing or mark ended
+    select entity_id, 'added' as side, unnest(list_filter(current_event_ids,
+        lambda x: not list_contains(previous_event_ids, x))) as event_id
+    from indicator_changes
+    union
+    select entity_id, 'dropped', unnest(list_filter(previous_event_ids,
+        lambda x: not list_contains(current_event_ids, x)))
+    from indicator_changes
+
+),
+
+record_text as (
+
+    select
+        record_changes.entity_id,
+        string_agg(record_changes.event_id, ',' order by record_changes.event_id)
+            filter (where record_changes.side = 'added') as records_added,
+        string_agg(record_changes.event_id, ',' order by record_changes.event_id)
+            filter (where record_changes.side = 'dropped') as records_dropped,
+        string_agg(
+            coalesce(events.summary, '记录') || ' ' || coalesce(cast(events.event_date as varchar), ''),
+            '、' order by events.event_date desc, record_changes.event_id
+        ) filter (where record_changes.side = 'added') as added_text,
+        string_agg(
+            coalesce(events.summary, '记录') || ' ' || coalesce(cast(events.event_date as varchar), ''),
+            '、' order by events.event_date desc, record_changes.event_id
+        ) filter (where record_changes.side = 'dropped') as dropped_text
+    from record_changes
+    left join {{ ref('fct_entity_event') }} as events
+        on events.event_id = record_changes.event_id
+        and events.entity_id = record_changes.entity_id
+    group by record_changes.entity_id
+
+),
+
+attribute_text as (
+
+    -- registration attributes whose value moved: ageing (成立年限) or a changed registration
+    select
+        entity_id,
+        string_agg(
+            coalesce(indicator_label, indicator) || ' ' || format('{:g}', round(previous_value, 2))
+            || '→' || format('{:g}', round(current_value, 2)),
+            '；' order by indicator
+        ) as attribute_changes,
+        bool_or(indicator = 'entity_age_years') as ageing
+    from indicator_changes
+    where basis = 'attribute' and current_value <> previous_value
+        and current_points <> previous_points
+    group by entity_id
+
+),
+
+policy_text as (
+
+    -- the same facts scored differently: the weights changed (policy data)
+    select entity_id, string_agg(coalesce(indicator_label, indicator), '、' order by indicator)
+        as repointed
+    from indicator_changes
+    where current_points <> previous_points and current_value = previous_value
+        and list_sort(current_event_ids) = list_sort(previous_event_ids)
+    group by entity_id
 
 ),
 
@@ -141,8 +215,32 @@ select
     override_text.overrides_started,
     override_text.overrides_ended,
     indicator_text.indicator_changes,
+    record_text.records_added,
+    record_text.records_dropped,
+    nullif(concat_ws('；',
+        case when record_text.added_text is not null then '新增记录：' || record_text.added_text end,
+        case when record_text.dropped_text is not null
+             then '不再计入（超出统计期、已移出或已恢复）：' || record_text.dropped_text end,
+        case when attribute_text.attribute_changes is not null
+             then case when attribute_text.ageing then '主体成立年限增长：' else '登记属性变化：' end
+                || attribute_text.attribute_changes end,
+        case when override_text.overrides_started is not null
+             then '触发直接判级：' || override_text.overrides_started end,
+        case when override_text.overrides_ended is not null
+             then '解除直接判级：' || override_text.overrides_ended end,
+        case when policy_text.repointed is not null
+             then '评分规则（权重）变化：' || policy_text.repointed end,
+        case when changed.score = changed.previous_score
+                and record_text.entity_id is null and attribute_text.entity_id is null
+                and policy_text.entity_id is null
+                and override_text.overrides_started is null and override_text.overrides_ended is null
+             then '分级阈值变化：分值' || cast(changed.score as varchar) || '未变' end
+    ), '') as cause,
     changed.reasons
 from changed
 inner join {{ ref('dim_entity') }} as entity on entity.entity_id = changed.entity_id
 left join override_text on override_text.entity_id = changed.entity_id
 left join indicator_text on indicator_text.entity_id = changed.entity_id
+left join record_text on record_text.entity_id = changed.entity_id
+left join attribute_text on attribute_text.entity_id = changed.entity_id
+left join policy_text on policy_text.entity_id = changed.entity_id
