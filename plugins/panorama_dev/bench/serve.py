@@ -171,12 +171,17 @@ async def _load(
     started = time.monotonic()
     # a switch that takes long still gets clients after it: half the run's length at least
     stop_at = [started + seconds]
+    pending = [switch is not None]  # clients go on until the switch is done
     switched: list[float] = []
+
+    def running() -> bool:
+        within = time.monotonic() < stop_at[0] or pending[0]
+        return within and len(latencies) + len(errors) < MAX_REQUESTS
 
     async def client(crng: random.Random) -> None:
         conn = _Connection(address.host, address.port or 80)
         try:
-            while time.monotonic() < stop_at[0] and len(latencies) + len(errors) < MAX_REQUESTS:
+            while running():
                 if divisions and crng.random() < STREET_SHARE:
                     path = f"/street/{crng.choice(divisions)}"
                 else:
@@ -207,6 +212,7 @@ async def _load(
         await asyncio.get_running_loop().run_in_executor(None, switch)
         switched.append(time.monotonic() - started)
         stop_at[0] = max(stop_at[0], time.monotonic() + seconds / 2)
+        pending[0] = False
 
     await asyncio.gather(switcher(), *(client(random.Random(rng.random())) for _ in range(clients)))
     wall = time.monotonic() - started
