@@ -91,13 +91,23 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+KEEP_ALIVE_S = 75  # a phone reading a page keeps its connection (uvicorn's default is 5 s)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from panorama.serve.credit_code.app import create_app
 
     app = create_app(get_settings(), public_url=args.public_url)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=args.access_log)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=args.access_log,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 def cmd_spot_check_verify(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ This module is the only one that reads them:
 - ``PANORAMA_DUCKDB_MEMORY_LIMIT``: DuckDB's memory limit for dbt and the matcher (default 12GB);
 - ``PANORAMA_PERSON_HASH_KEY``: the key of the ID-number hash in the warehouse (dbt falls back to
   a development key when it is not set);
+- ``PANORAMA_CREDIT_CODE_KEY``: the key of the public credit codes (信用码, read by dbt in
+  ``pub_credit_code``; a development key when it is not set);
 - ``PANORAMA_DS``: the logical date a command uses when none is given (default yesterday);
 - ``PANORAMA_POSTGRES_CONN_ID``: the Airflow connection of the PostgreSQL publication target
   (unset: publications go to the DuckDB files only).

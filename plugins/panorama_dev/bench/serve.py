@@ -52,6 +52,7 @@ class LoadResult:
     versions_seen: list[str] = field(default_factory=list)
     switched_at_s: float | None = None
     error_samples: list[str] = field(default_factory=list)
+    reconnects: int = 0  # kept-alive connections the server had closed, opened again
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,8 +130,22 @@ class _Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.reconnects = 0
 
     async def get(self, path: str) -> tuple[int, dict[str, str]]:
+        """One GET; a kept-alive connection the server closed meanwhile is opened again once
+        (as browsers do for an idempotent request) and counted in ``reconnects``."""
+        reused = self.writer is not None
+        try:
+            return await self._get(path)
+        except (ConnectionResetError, asyncio.IncompleteReadError) as exc:
+            if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                raise
+            await self.close()
+            self.reconnects += 1
+            return await self._get(path)
+
+    async def _get(self, path: str) -> tuple[int, dict[str, str]]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -171,12 +186,18 @@ async def _load(
     started = time.monotonic()
     # a switch that takes long still gets clients after it: half the run's length at least
     stop_at = [started + seconds]
+    pending = [switch is not None]  # clients go on until the switch is done
     switched: list[float] = []
+    reconnects: list[int] = []
+
+    def running() -> bool:
+        within = time.monotonic() < stop_at[0] or pending[0]
+        return within and len(latencies) + len(errors) < MAX_REQUESTS
 
     async def client(crng: random.Random) -> None:
         conn = _Connection(address.host, address.port or 80)
         try:
-            while time.monotonic() < stop_at[0] and len(latencies) + len(errors) < MAX_REQUESTS:
+            while running():
                 if divisions and crng.random() < STREET_SHARE:
                     path = f"/street/{crng.choice(divisions)}"
                 else:
@@ -198,6 +219,7 @@ async def _load(
                 if think_ms:
                     await asyncio.sleep(crng.expovariate(1000.0 / think_ms))
         finally:
+            reconnects.append(conn.reconnects)
             await conn.close()
 
     async def switcher() -> None:
@@ -207,6 +229,7 @@ async def _load(
         await asyncio.get_running_loop().run_in_executor(None, switch)
         switched.append(time.monotonic() - started)
         stop_at[0] = max(stop_at[0], time.monotonic() + seconds / 2)
+        pending[0] = False
 
     await asyncio.gather(switcher(), *(client(random.Random(rng.random())) for _ in range(clients)))
     wall = time.monotonic() - started
@@ -224,6 +247,7 @@ async def _load(
         versions_seen=list(versions),
         switched_at_s=round(switched[0], 2) if switched else None,
         error_samples=errors[:5],
+        reconnects=sum(reconnects),
     )
 
 

@@ -35,6 +35,7 @@ button{margin-top:10px;width:100%;font:inherit;padding:10px;border:0;border-radi
 background:#b71c1c;color:#fff}
 table{width:100%;border-collapse:collapse}
 td,th{padding:6px 4px;border-bottom:1px solid #e3e7eb;text-align:left;vertical-align:top}
+th{white-space:nowrap}
 footer{color:#5f6b77;font-size:13px;text-align:center;padding:8px 12px 24px}
 """
 
