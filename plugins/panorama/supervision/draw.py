@@ -26,10 +26,13 @@ class Stratum:
     priority: int
 
     def admits(self, grade: str, score: float, years_missed: int) -> bool:
-        if self.stratum_type == "grade":
-            return grade == self.grade
-        if self.min_years_missed is None and self.min_score is None:
+        """As the SQL: a grade stratum needs the grade, a targeted one at least one threshold;
+        every threshold given must be met."""
+        if self.stratum_type == "grade" and grade != self.grade:
             return False
+        if self.stratum_type != "grade" and self.min_years_missed is None:
+            if self.min_score is None:
+                return False
         if self.min_years_missed is not None and years_missed < self.min_years_missed:
             return False
         return self.min_score is None or score >= self.min_score

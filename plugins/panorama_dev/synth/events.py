@@ -576,11 +576,14 @@ def _licences(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences, ev:
 # finds a problem with probability ``spot_problem_probability``. Results use the gsxt wording.
 SPOT_NO_PROBLEM = "未发现问题"
 SPOT_PROBLEM_RESULTS = (
-    ("发现问题已责令改正", 0.72),
-    ("发现问题待后续处理", 0.18),
-    ("未按规定公示应当公示的信息", 0.10),
+    ("发现问题已责令改正", 0.71),
+    ("发现问题待后续处理", 0.17),
+    ("未按规定公示应当公示的信息", 0.09),
+    ("公示信息隐瞒真实情况、弄虚作假", 0.03),
 )
 SPOT_NOT_OPERATING = "未发现开展本次抽查涉及的经营活动"
+# results counted as problems in the ground truth (lost contact included, as before)
+SPOT_BAD_PREFIXES = ("发现", "不配合", "通过", "未按规定", "公示信息")
 SPOT_NOT_REACHABLE = "通过登记的住所（经营场所）无法联系"
 SPOT_ITEMS = {
     0: "食品经营许可情况的检查；食品经营者落实食品安全主体责任情况的检查",
@@ -594,12 +597,13 @@ SPOT_ITEMS = {
 
 
 def spot_problem_probability(latent_risk: float) -> float:
-    """Probability that a check of an operating entity finds a problem: 0.01 + 0.22 r³.
+    """Probability that a check of an operating entity finds a problem: 0.01 + 0.25 r³.
 
-    Weighted by who is drawn (``spot_draw_probability``), it gives about 8.7 % of checked
-    operating entities over the generated population (Dezhou 2024: 433 of 4,990), from about
-    1.5 % for latent class A to about 13 % for D."""
-    return min(0.9, 0.01 + 0.22 * latent_risk**3)
+    Weighted by who is drawn and still in business (``spot_draw_probability``; high-risk
+    entities close sooner and lose contact more often), it gives about 8.5 % of checked
+    operating entities over the generated population (Dezhou 2024: 433 of 4,990 ≈ 8.7 %), from
+    about 1 % for latent class A to about 14 % for D."""
+    return min(0.9, 0.01 + 0.25 * latent_risk**3)
 
 
 def spot_draw_probability(latent_risk: float, sensitive: bool) -> float:
@@ -906,9 +910,7 @@ def simulate(rng: random.Random, e: Entity, as_of: dt.date, seq: Sequences) -> E
         "court_cases": len(ev.court),
         "n_complaints": len(ev.complaints),
         "n_spot_checks": len(ev.checks),
-        "n_spot_problems": sum(
-            1 for c in ev.checks if c.result.startswith(("发现", "不配合", "通过", "未按规定"))
-        ),
+        "n_spot_problems": sum(1 for c in ev.checks if c.result.startswith(SPOT_BAD_PREFIXES)),
         "n_licences": len(ev.licences),
         "licence_expired": sum(1 for x in ev.licences if x.state == "过期"),
         "n_changes": len(ev.changes),

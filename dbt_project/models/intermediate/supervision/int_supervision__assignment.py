@@ -25,10 +25,14 @@ def model(dbt, session):
         fa.Inspector(r["inspector_id"], r["division_code"], fa.parse_specialisms(r["specialisms"]))
         for r in _rows(dbt.ref("supervision_inspectors"))
     ]
-    conflicts = {(r["inspector_id"], r["uscc"]) for r in _rows(dbt.ref("supervision_inspector_conflicts"))}
+    conflicts = {
+        (r["inspector_id"], r["uscc"]) for r in _rows(dbt.ref("supervision_inspector_conflicts"))
+    }
     done = []
     if dbt.is_incremental:
-        done = _rows(session.sql(f"select plan_id, entity_id, inspector_1, inspector_2 from {dbt.this}"))
+        done = _rows(
+            session.sql(f"select plan_id, entity_id, inspector_1, inspector_2 from {dbt.this}")
+        )
     by_plan = defaultdict(list)
     for r in population:
         by_plan[r["plan_id"]].append(r)
@@ -44,27 +48,40 @@ def model(dbt, session):
         previous = history[max(earlier)] if earlier else {}
         rows = by_plan[plan_id]
         checks = [
-            fa.Check(r["entity_id"], r["uscc"], r["division_code"],
-                     r["industry_model"] if r["industry_model"] in fa.SPECIALISMS else None,
-                     r["draw_key"])
+            fa.Check(
+                r["entity_id"],
+                r["uscc"],
+                r["division_code"],
+                r["industry_model"] if r["industry_model"] in fa.SPECIALISMS else None,
+                r["draw_key"],
+            )
             for r in rows
         ]
         result = fa.assign(checks, inspectors, conflicts, previous, rows[0]["draw_seed"], plan_id)
         history[plan_id] = {a.entity_id: {a.inspector_1, a.inspector_2} for a in result}
         for a in result:
-            out.append({
-                "plan_id": plan_id,
-                "entity_id": a.entity_id,
-                "division_code": a.division_code,
-                "needed_specialism": a.needs,
-                "inspector_1": a.inspector_1,
-                "inspector_2": a.inspector_2,
-                "specialist": a.specialist,
-                "city_backup": a.city_backup,
-            })
-    schema = pa.schema([
-        ("plan_id", pa.string()), ("entity_id", pa.string()), ("division_code", pa.string()),
-        ("needed_specialism", pa.string()), ("inspector_1", pa.string()),
-        ("inspector_2", pa.string()), ("specialist", pa.string()), ("city_backup", pa.bool_()),
-    ])
+            out.append(
+                {
+                    "plan_id": plan_id,
+                    "entity_id": a.entity_id,
+                    "division_code": a.division_code,
+                    "needed_specialism": a.needs,
+                    "inspector_1": a.inspector_1,
+                    "inspector_2": a.inspector_2,
+                    "specialist": a.specialist,
+                    "city_backup": a.city_backup,
+                }
+            )
+    schema = pa.schema(
+        [
+            ("plan_id", pa.string()),
+            ("entity_id", pa.string()),
+            ("division_code", pa.string()),
+            ("needed_specialism", pa.string()),
+            ("inspector_1", pa.string()),
+            ("inspector_2", pa.string()),
+            ("specialist", pa.string()),
+            ("city_backup", pa.bool_()),
+        ]
+    )
     return pa.Table.from_pylist(out, schema=schema)
