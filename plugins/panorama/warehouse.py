@@ -73,6 +73,8 @@ AUDIENCES: tuple[Audience, ...] = (
             Share("entity", exclude=OPERATOR_TABLES),
             Share("risk"),
             Share("supervision"),
+            # the spot-check policy data (inspectors, conflicts, ratios) a draw is verified with
+            Share("reference", "supervision_*"),
             Share("finance"),
             Share("public_record"),
         ),
