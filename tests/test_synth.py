@@ -272,6 +272,7 @@ def test_yaml_sources_exist_in_deliveries(run: tuple[Path, dict]) -> None:
         "serious_dishonest__amr": dlv.SERIOUS_HEADER,
         "court_dishonest__court": dlv.COURT_COLUMNS,
         "annual_report__amr": dlv.REPORT_HEADER,
+        "credit_repair__amr": dlv.CREDIT_REPAIR_HEADER,
         "penalty__exchange": list(
             json.loads((landing / EXCHANGE_JSONL).read_text(encoding="utf-8").splitlines()[0])
         ),

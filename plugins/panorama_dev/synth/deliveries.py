@@ -142,6 +142,8 @@ SPOT_HEADER = [
     "检查实施机关",
     "检查结果",
     "检查人员",
+    "检查类型",
+    "抽查事项",
 ]
 ABNORMAL_HEADER = [
     "企业名称",
@@ -556,6 +558,8 @@ def spot_checks(em: Emitter, e: Entity, ev: evt.Events) -> None:
             c.org,
             c.result,
             c.inspectors,
+            "",
+            "",
         ]
         em.emit("spot_check__amr", row, e.uscc, sink=em.out.spot_sink(c.date.year))
 
