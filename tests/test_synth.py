@@ -275,6 +275,7 @@ def test_yaml_sources_exist_in_deliveries(run: tuple[Path, dict]) -> None:
         "court_dishonest__court": dlv.COURT_COLUMNS,
         "annual_report__amr": dlv.REPORT_HEADER,
         "model_shop__amr": dlv.MODEL_SHOP_HEADER,
+        "credit_repair__amr": dlv.CREDIT_REPAIR_HEADER,
         "penalty__exchange": list(
             json.loads((landing / EXCHANGE_JSONL).read_text(encoding="utf-8").splitlines()[0])
         ),

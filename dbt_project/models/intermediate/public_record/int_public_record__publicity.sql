@@ -22,7 +22,7 @@ resolved as (
 
 entities as (
 
-    select entity_id, entity_type from {{ ref('dim_entity') }}
+    select entity_id, entity_type from {{ ref('int_entity__attributes') }}
 
 ),
 
