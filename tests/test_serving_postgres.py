@@ -221,7 +221,7 @@ def _reader(url: str, connect_args: dict, version_sql: str, rows_of: dict, out: 
             )
             out["queries"] += 4
             out["versions"].add(version)
-            time.sleep(0.05)  # leave the publishing thread its share of two loaded cores
+            time.sleep(0.1)  # leave the publishing thread its share of two loaded cores
     except BaseException as exc:  # reported by the test thread
         out["errors"].append(exc)
     finally:

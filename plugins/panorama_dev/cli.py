@@ -4,7 +4,7 @@ points (see pyproject.toml): each ``add_*`` function adds one subcommand.
 demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
 generate    write synthetic department deliveries and their ground truth
 airflow     start a supervised local Airflow on these DAGs; Ctrl-C stops it all
-bench       benchmarks: extract [ROWS] | pipeline [...] | resolution [...]
+bench       benchmarks: extract [ROWS] | pipeline [...] | resolution [...] | serving [...]
 quality     scores against the generator's ground truth: grading [...]
 """
 
@@ -213,6 +213,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         bench_resolution(args.rest)
         return 0
+    if args.what == "serving":
+        from panorama_dev.bench.serving import cli as bench_serving
+
+        return bench_serving(args.rest)
     from panorama_dev.bench.pipeline import main as bench_pipeline
 
     return bench_pipeline(args.rest)
@@ -262,9 +266,10 @@ def add_airflow(sub) -> None:
 
 def add_bench(sub) -> None:
     b = sub.add_parser(
-        "bench", help="benchmarks: extract [ROWS] | pipeline [--entities N ...] | resolution [...]"
+        "bench",
+        help="benchmarks: extract [ROWS] | pipeline [--entities N ...] | resolution | serving",
     )
-    b.add_argument("what", choices=["extract", "pipeline", "resolution"])
+    b.add_argument("what", choices=["extract", "pipeline", "resolution", "serving"])
     b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_bench)
 
