@@ -75,6 +75,7 @@ def run(build: Path, scale: int, versions: int, postgres_url: str | None) -> dic
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     os.environ["PANORAMA_DATA_DIR"] = str(work / "data")
     os.environ["PANORAMA_KEEP_VERSIONS"] = str(versions)
+    os.environ.setdefault("AIRFLOW_HOME", str(work / "airflow"))  # connections from the env
     settings = get_settings()
     out: dict[str, Any] = {"build": str(build), "scale": scale, "versions": versions}
     try:
