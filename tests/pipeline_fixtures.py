@@ -88,14 +88,16 @@ def published_copy(
 
 
 def candidate_from_serving(settings: Settings, run_id: str) -> Path:
-    """Start a run the way ``pipeline.build_identity`` does: a fresh run dir whose candidate
-    is a copy of the published file."""
+    """A fresh run dir whose candidate is a whole build as the served run built it (staging,
+    intermediate and marts: what the audit tests), without building it again: a copy of the
+    served run's ``built.duckdb``."""
     rdir = pipeline.run_dir(settings, run_id)
     if rdir.exists():
         shutil.rmtree(rdir)
     rdir.mkdir(parents=True)
     candidate = pipeline.candidate_path(settings, run_id)
-    shutil.copyfile(settings.serving_path, candidate)
+    served_run = publish.current_manifest(settings)["run_id"]
+    shutil.copyfile(pipeline.built_path(settings, served_run), candidate)
     return candidate
 
 

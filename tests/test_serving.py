@@ -118,3 +118,25 @@ def test_sqlalchemy_reader_with_nullpool_moves_to_a_new_publication(data_dir, tm
         assert c.execute(query).scalar() == "v0001_2026-11-25"
     pooled.dispose()
     fresh.dispose()
+
+
+def test_audit_freshness_stops_a_stale_raw_zone(served, tmp_path):
+    """`dbt source freshness` on `_loaded_at`: fresh kinds pass; a kind whose newest load is
+    40 days old is an error, which fails the audit."""
+    import pyarrow.parquet as pq
+    from panorama.gate.audit import AuditReport, source_freshness
+
+    stale = "2026-10-01T00:00:00+00:00"  # well over 35 days before any run of this suite
+    for path in served.raw_dir.glob("spot_check__*/load_date=*/*.parquet"):
+        table = pq.read_table(path)
+        column = table.schema.get_field_index("_loaded_at")
+        table = table.set_column(column, "_loaded_at", [[stale] * table.num_rows])
+        pq.write_table(table, path)
+    results = source_freshness(
+        served, tmp_path / "fresh.duckdb", tmp_path / "run", "2026-11-24", "f"
+    )
+    status = {f["source"]: f["status"] for f in results}
+    assert status.pop("raw.spot_check") == "error"
+    assert set(status.values()) == {"pass"} and len(status) >= 9
+    report = AuditReport(run_id="f", as_of="2026-11-24", passed=False, seconds=0, freshness=results)
+    assert "stale source raw.spot_check" in report.headline()

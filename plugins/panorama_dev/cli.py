@@ -4,7 +4,8 @@ points (see pyproject.toml): each ``add_*`` function adds one subcommand.
 demo        generate the Dezhou demo deliveries and run the credit_panorama DAG through Airflow
 generate    write synthetic department deliveries and their ground truth
 airflow     start a supervised local Airflow on these DAGs; Ctrl-C stops it all
-bench       benchmarks: extract [ROWS] | pipeline [...] | resolution [...] | serve [...]
+bench       benchmarks: extract [ROWS] | pipeline [...] | resolution [...] | serve [...] |
+            serving [...]
 quality     scores against the generator's ground truth: grading [...]
 """
 
@@ -255,6 +256,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         bench_resolution(args.rest)
         return 0
+    if args.what == "serving":
+        from panorama_dev.bench.serving import cli as bench_serving
+
+        return bench_serving(args.rest)
     from panorama_dev.bench.pipeline import main as bench_pipeline
 
     return bench_pipeline(args.rest)
@@ -306,9 +311,9 @@ def add_bench(sub) -> None:
     b = sub.add_parser(
         "bench",
         help="benchmarks: extract [ROWS] | pipeline [--entities N ...] | resolution [...] | "
-        "serve [--clients N --seconds S]",
+        "serve [--clients N --seconds S] | serving [--build FILE --scale N]",
     )
-    b.add_argument("what", choices=["extract", "pipeline", "resolution", "serve"])
+    b.add_argument("what", choices=["extract", "pipeline", "resolution", "serve", "serving"])
     b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_bench)
 

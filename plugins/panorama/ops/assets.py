@@ -1,8 +1,8 @@
 """The data assets of the pipeline, with real file URIs computed from the settings.
 
 Raw feeds: ``file://<raw dir>/<feed>`` (one per feed, emitted by its extract through the
-``panorama-raw-feeds`` alias); serving files: the published ``panorama.duckdb`` and
-``public.duckdb``, emitted by publish. Downstream DAGs schedule on these by name.
+``panorama-raw-feeds`` alias); serving files: the published ``panorama.duckdb`` (regulators)
+and ``public.duckdb`` (公示), emitted by publish. Downstream DAGs schedule on these by name.
 """
 
 from __future__ import annotations

@@ -251,20 +251,19 @@ def publish(
         "exports": sorted(f"{a.name}/{t}" for a in warehouse.AUDIENCES for t in counts[a.name]),
         "files": _file_sizes(vdir),
     }
-    manifest["stage_seconds"] = round(time.monotonic() - started, 2)
-    _write_json(vdir / MANIFEST, manifest)  # the version is complete from here on
-
     pg_url = _postgres_url(settings)
-    if pg_url:  # loaded and viewed, not yet in place
+    if pg_url:  # loaded and viewed, not yet in place; a failure leaves no whole version
         from panorama.serve import postgres
 
         pg = postgres.publish_version(pg_url, name, regulator_db, manifest)
+        manifest["postgres"] = {"load_seconds": pg["load_seconds"]}
+    manifest["stage_seconds"] = round(time.monotonic() - started, 2)
+    _write_json(vdir / MANIFEST, manifest)  # the version is complete from here on
 
     # 2. Swap what readers see, one atomic rename per file; the manifest last.
     _switch_to(settings, Version(name, vdir))
     if pg_url:
         postgres.put_in_place(pg_url, name, settings.keep_versions)
-        manifest["postgres"] = {"load_seconds": pg["load_seconds"]}
     # the run keeps its whole build (staging, intermediate, test failures) for debugging
     os.replace(candidate, candidate.with_name(BUILT))
     manifest["publish_seconds"] = round(time.monotonic() - started, 2)
