@@ -76,8 +76,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for table, n in warehouse.table_counts(settings.serving_path).items():
         print(f"  {table:<45} {n:>10,}")
     print(f"public dataset: {settings.public_path}")
+    _print_grading(settings)
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _print_grading(settings) -> None:
+    """The grades judged by the spot checks of the last four quarters (internal figures)."""
+    from panorama.cli import _published_candidate
+    from panorama.grading import GradingEvaluationError, evaluate
+
+    try:
+        final = evaluate(_published_candidate(settings))["models"]["final"]
+    except GradingEvaluationError as exc:
+        print(f"grading evaluate: {exc}")
+        return
+    rates = " / ".join(
+        "-" if final["by_grade"][g]["rate"] is None else f"{final['by_grade'][g]['rate']:.1%}"
+        for g in "ABCD"
+    )
+    print(
+        f"grades vs spot checks (panorama grading evaluate): {final['checks']} checks, "
+        f"AUC {final['auc']}, problem rate A/B/C/D {rates}"
+    )
 
 
 def _print_accounting(settings) -> None:
