@@ -9,15 +9,18 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import json
 import math
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
+from panorama import pipeline
+from panorama.grading import evaluate as evaluate_outcomes
 from panorama.settings import get_settings
-from panorama_dev.quality.grading import build_warehouse, evaluate, format_report
-from pipeline_fixtures import ENTITIES, published_copy
+from panorama_dev.quality.grading import build_warehouse, citations, evaluate, format_report
+from pipeline_fixtures import ENTITIES, FIRST_RUN, published_copy
 from raw_fixtures import FIXTURE_DB, first_build_copy, write_extra_penalty
 
 pytestmark = pytest.mark.slow
@@ -95,6 +98,91 @@ def test_reasons_cite_overrides_indicators_and_records(fixture_builds: dict) -> 
     assert "2026-03-10" in reasons
 
 
+def _sorted_everywhere(value: object) -> bool:
+    if isinstance(value, dict):
+        return list(value) == sorted(value) and all(_sorted_everywhere(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_sorted_everywhere(v) for v in value)
+    return True
+
+
+def test_abnormal_state_marks_are_their_own_event_kind(fixture_builds: dict) -> None:
+    """The shop E12 is marked (not listed): its marks are abnormal_state events, its own
+    indicators fire and cite the mark in force; the enterprise list does not hold it."""
+    db, e12 = fixture_builds["db1"], fixture_builds["uscc"]["E12"]
+    events = _rows(
+        db,
+        "select event_type, cast(event_date as varchar), event_id from entity.fct_entity_event "
+        "where entity_id = ? and event_type like 'abnormal%' order by event_date, event_type",
+        [e12],
+    )
+    assert [(t, d) for t, d, _ in events] == [
+        ("abnormal_state_marked", "2024-03-01"),
+        ("abnormal_state_restored", "2024-05-10"),
+        ("abnormal_state_marked", "2025-08-15"),
+    ]
+    indicators = _rows(
+        db,
+        "select abnormal_state_now, abnormal_state_marks_5y, abnormal_list_now "
+        "from intermediate.int_risk__indicators where entity_id = ?",
+        [e12],
+    )
+    assert indicators == [(1, 2, 0)]
+    cited = _rows(
+        db,
+        "select event_id from intermediate.int_risk__indicator_evidence "
+        "where entity_id = ? and indicator = 'abnormal_state_now'",
+        [e12],
+    )
+    assert cited == [(events[-1][2],)]
+    assert _rows(
+        db, "select count(*) from public_record.pub_abnormal_list where uscc = ?", [e12]
+    ) == [(0,)]
+
+
+def test_every_indicator_and_override_cites_records_or_is_an_attribute(
+    fixture_builds: dict,
+) -> None:
+    db = fixture_builds["db1"]
+    assert citations(db)["bcd_citing_records"] == 1.0
+    rows = _rows(
+        db,
+        "select entity_id, grade, score, reasons, indicator_points, override_evidence, "
+        "reason_event_ids from risk.fct_risk_grade",
+    )
+    basis = dict(_rows(db, "select indicator, basis from reference.risk_indicators"))
+    for entity, grade, score, reasons, points_text, overrides_text, event_ids in rows:
+        points = json.loads(points_text or "{}")
+        # byte-stable: keys sorted at every level, the text is the compact sorted dump
+        assert _sorted_everywhere(points), entity
+        assert points_text is None or points_text == json.dumps(
+            points, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        cited = set((event_ids or "").split(",")) - {""}
+        for indicator, item in points.items():
+            assert item["basis"] == basis[indicator]
+            if item["points"] > 0 and item["basis"] == "records":
+                assert item["event_ids"] and set(item["event_ids"]) <= cited, (entity, indicator)
+            if item["basis"] == "attribute":
+                assert item["event_ids"] is None
+        for code, item in json.loads(overrides_text or "{}").items():
+            assert item["basis"] == "attribute" or item["event_ids"], (entity, code)
+        if grade == "A":
+            assert reasons.startswith(f"评为A类：分值{score}低于B类下限"), reasons
+    # an override decided by a record names it: E08's serious-dishonest listing
+    e08 = fixture_builds["uscc"]["E08"]
+    (overrides_text,) = _rows(
+        db, "select override_evidence from risk.fct_risk_grade where entity_id = ?", [e08]
+    )[0]
+    listed = _rows(
+        db,
+        "select event_id from entity.fct_entity_event where entity_id = ? "
+        "and event_type = 'serious_dishonest_listed'",
+        [e08],
+    )
+    assert json.loads(overrides_text)["serious_dishonest_now"]["event_ids"] == [listed[0][0]]
+
+
 def test_indicators_cover_five_dimensions_each_defined_once(fixture_builds: dict) -> None:
     db = fixture_builds["db1"]
     defined = _rows(db, "select indicator, dimension from reference.risk_indicators")
@@ -163,6 +251,19 @@ def test_new_penalty_moves_a_entity_and_history_keeps_both(fixture_builds: dict)
     # entities whose grade did not change are not reported
     changed = {e for (e,) in _rows(db, "select entity_id from risk.rpt_grade_changes")}
     assert u["E08"] not in changed and u["E01"] not in changed
+    # every change has a cause; E15's is the new penalty, by its event id
+    assert _rows(db, "select count(*) from risk.rpt_grade_changes where cause is null") == [(0,)]
+    (penalty_event,) = _rows(
+        db,
+        "select event_id from entity.fct_entity_event where entity_id = ? "
+        "and event_type = 'penalty'",
+        [e15],
+    )[0]
+    added, cause = _rows(
+        db, "select records_added, cause from risk.rpt_grade_changes where entity_id = ?", [e15]
+    )[0]
+    assert added == penalty_event
+    assert cause.startswith("新增记录：行政处罚") and "德市监罚〔2026〕77号" in cause
 
 
 def test_loan_ceiling_follows_rule_table(fixture_builds: dict) -> None:
@@ -247,6 +348,16 @@ def test_score_tracks_latent_risk_on_generated_population(tmp_path_factory) -> N
     assert confusion["A"]["D"] < confusion["A"]["A"] / 10
     assert confusion["D"]["D"] > confusion["D"]["A"]
     assert sum(result["distribution"].values()) == pytest.approx(1.0, abs=1e-3)
-    # D is the largest class among individual businesses, as in 德城区
+    # individual businesses grade like 德城区 (a small population: within 8 points a grade)
     individual = result["distribution_by_type"]["individual"]
     assert individual["D"] > individual["A"] and individual["D"] > 0.2
+    assert result["individual_max_deviation"] < 0.08
+    assert result["citations"]["bcd_citing_records"] == 1.0
+    # judged by what the inspectors found: the final grade ranks the checks' outcomes
+    candidate = pipeline.candidate_path(settings, FIRST_RUN)
+    db = candidate if candidate.exists() else settings.serving_path
+    outcomes = evaluate_outcomes(db, ground_truth_dir=settings.ground_truth_dir)
+    final = outcomes["models"]["final"]
+    assert final["checks"] > 50 and final["auc"] > 0.6
+    assert final["by_grade"]["D"]["rate"] > final["by_grade"]["A"]["rate"]
+    assert outcomes["latent"]["final"]["spearman"] >= 0.8

@@ -148,7 +148,7 @@ def cmd_grading(args: argparse.Namespace) -> int:
     from panorama.grading.evaluate import format_evaluation
 
     settings = get_settings()
-    db = Path(args.db) if args.db else _published_candidate(settings)
+    db = Path(args.db) if args.db else _served_build(settings)
     as_of = dt.date.fromisoformat(args.date) if args.date else None
     truth = Path(args.truth) if args.truth else None
     try:
@@ -169,19 +169,11 @@ def cmd_grading(args: argparse.Namespace) -> int:
     return 0
 
 
-def _published_candidate(settings: Settings) -> Path:
-    """The build warehouse of the publication being served (it keeps staging and the
-    intermediate risk models), else the newest candidate built."""
-    from panorama.pipeline import candidate_path
-    from panorama.serve import publish
+def _served_build(settings: Settings) -> Path:
+    """The whole build behind the served publication (``pipeline.served_build``)."""
+    from panorama.pipeline import served_build
 
-    run_id = (publish.current_manifest(settings) or {}).get("run_id")
-    if run_id and candidate_path(settings, run_id).exists():
-        return candidate_path(settings, run_id)
-    built = sorted(
-        (settings.build_dir / "runs").glob("*/candidate.duckdb"), key=lambda p: p.stat().st_mtime
-    )
-    return built[-1] if built else Path(settings.build_dir / "runs" / "none" / "candidate.duckdb")
+    return served_build(settings) or settings.build_dir / "runs" / "none" / "candidate.duckdb"
 
 
 def _add_grading(sub: argparse._SubParsersAction) -> None:

@@ -74,6 +74,17 @@ def built_path(settings: Settings, run_id: str) -> Path:
     return run_dir(settings, run_id) / publishing.BUILT
 
 
+def served_build(settings: Settings) -> Path | None:
+    """The whole build behind what is served (staging and intermediate models included), else
+    the newest build or candidate in the run folders; None when there is none."""
+    run_id = (publishing.current_manifest(settings) or {}).get("run_id")
+    if run_id and built_path(settings, run_id).exists():
+        return built_path(settings, run_id)
+    runs = settings.build_dir / "runs"
+    found = [*runs.glob(f"*/{publishing.BUILT}"), *runs.glob("*/candidate.duckdb")]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
 # The models the probabilistic matcher needs: staging, the registry and the identifier step.
 IDENTITY_SELECTION = "+int_resolution__candidates_unmatched"
 

@@ -93,6 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "serve them with `.venv/bin/panorama serve` (http://127.0.0.1:8300/)"
     )
     _print_spot_checks(settings)
+    _print_grading(settings)
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
 
@@ -125,6 +126,26 @@ def _print_spot_checks(settings) -> None:
 
     print()
     print("\n".join(summary_lines(settings.serving_path)))
+
+
+def _print_grading(settings) -> None:
+    """The grades judged by the spot checks of the last four quarters (internal figures)."""
+    from panorama.grading import GradingEvaluationError, evaluate
+    from panorama.pipeline import served_build
+
+    try:
+        final = evaluate(served_build(settings) or settings.serving_path)["models"]["final"]
+    except GradingEvaluationError as exc:
+        print(f"grading evaluate: {exc}")
+        return
+    rates = " / ".join(
+        "-" if final["by_grade"][g]["rate"] is None else f"{final['by_grade'][g]['rate']:.1%}"
+        for g in "ABCD"
+    )
+    print(
+        f"grades vs spot checks (panorama grading evaluate): {final['checks']} checks, "
+        f"AUC {final['auc']}, problem rate A/B/C/D {rates}"
+    )
 
 
 def _print_accounting(settings) -> None:

@@ -33,9 +33,9 @@ CLASS_SHARES = {
 # per kind: measured once on 150,000 generated entities (seed 99, panorama_dev.synth
 # population propensities); they depend on the propensity formula, not on the seed.
 PROPENSITY_KNOTS = {
-    "2": (0.2187, 0.822, 1.0898, 1.1513, 1.902),
-    "1": (-0.6556, 0.4049, 0.7866, 1.0141, 1.407),
-    "3": (-0.4051, 0.0934, 0.3786, 0.52, 1.078),
+    "2": (0.2557, 0.819, 1.0793, 1.1376, 1.8535),
+    "1": (-0.4194, 0.4353, 0.8427, 1.0752, 1.4692),
+    "3": (-0.3173, 0.1087, 0.357, 0.5009, 1.0124),
 }
 RISK_AT_KNOTS = (0.05, 0.40, 0.60, 0.70, 0.95)
 # What no record shows: the operator's own propensity (shared by the entities a person runs)

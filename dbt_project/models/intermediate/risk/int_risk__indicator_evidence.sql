@@ -304,7 +304,8 @@ all_evidence as (
 )
 
 select
-    md5(entity_id || '|' || indicator || '|' || record_id || '|' || event_type) as evidence_id,
+    md5(entity_id || '|' || indicator || '|' || record_id || '|' || event_type || '|'
+        || coalesce(reference, '')) as evidence_id,
     entity_id,
     indicator,
     case when event_type = 'legal_rep_court_dishonest'
