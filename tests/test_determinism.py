@@ -155,7 +155,7 @@ def test_second_run_reuses_the_parse_of_the_first(two_runs):
         encoding="utf-8"
     )
     calls = log.count("running dbt with arguments")
-    assert calls == 4  # identity build, build, test, docs
+    assert calls == 5  # identity build, build, test, source freshness, docs
     assert "Unable to do partial parsing" not in log
     assert log.count("Nothing changed, skipping partial parsing") == calls
     version = publish.versions_dir(settings) / second["version"] / "panorama.duckdb"
