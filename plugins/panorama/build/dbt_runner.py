@@ -80,11 +80,11 @@ def dbt_executable() -> str:
     raise FileNotFoundError("dbt executable not found on PATH or beside the Python interpreter")
 
 
-def _package_path() -> str:
-    """PYTHONPATH that puts this process's ``panorama`` package first (for dbt Python models)."""
+def _package_path(inherited: str | None) -> str:
+    """PYTHONPATH that puts this process's ``panorama`` package first (for dbt Python models),
+    then the ``inherited`` one."""
     plugins = str(Path(__file__).resolve().parents[2])
-    rest = os.environ.get("PYTHONPATH")
-    return plugins + (os.pathsep + rest if rest else "")
+    return plugins + (os.pathsep + inherited if inherited else "")
 
 
 def run_dbt(
@@ -133,9 +133,9 @@ def run_dbt(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
         "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
-        # Python models import the package: the copy this process runs
-        "PYTHONPATH": _package_path(),
     }
+    # Python models import the package: the copy this process runs
+    env["PYTHONPATH"] = _package_path(env.get("PYTHONPATH"))
     if settings.person_hash_key:
         env["PANORAMA_PERSON_HASH_KEY"] = settings.person_hash_key
     started = time.monotonic()
