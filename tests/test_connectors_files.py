@@ -6,6 +6,7 @@ import codecs
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -283,6 +284,26 @@ def test_wrong_column_count_and_stray_quotes_mid_file(tmp_path: Path, monkeypatc
     kept = [r["_source_row"] for r in raw]
     assert kept == [i for i in range(1, 72) if i not in (30, 40)]
     assert raw[-1]["cf_xdr_mc"] == "德州市某某餐饮店71"
+
+
+def test_quote_left_open_in_the_header_rejects_the_file_whole(tmp_path: Path, monkeypatch) -> None:
+    """An opened quote before the header's last name swallows the rows after it into that name
+    (rows lost, the file "loaded"): the file is rejected whole, with its reason, instead."""
+    rows = "".join(line_row(i) for i in range(1, 8))
+    damaged = LINE_HEADER.replace(",处罚内容", ',"处罚内容')
+    m, raw, _, rejected = load_lines(
+        tmp_path,
+        monkeypatch,
+        {"a.csv": (LINE_HEADER + rows).encode("gbk"), "b.csv": (damaged + rows).encode("gbk")},
+    )
+    by_name = {f.name.rsplit("/", 1)[-1]: f for f in m.files}
+    assert (by_name["a.csv"].status, by_name["a.csv"].rows_kept) == ("loaded", 7)
+    assert by_name["b.csv"].status == "rejected"
+    assert re.fullmatch(
+        r"header row spans \d+ lines: a quote in it is not closed", by_name["b.csv"].reason
+    )
+    assert [r["_source_file"].rsplit("/", 1)[-1] for r in rejected] == ["b.csv"]
+    assert {r["_source_file"].rsplit("/", 1)[-1] for r in raw} == {"a.csv"}
 
 
 def test_field_over_the_block_size_is_quarantined(tmp_path: Path, monkeypatch) -> None:

@@ -189,6 +189,11 @@ class CsvSource(_FileSource):
                 raise self._encoding_error(encoding, err)
             if rec.fields is None:
                 raise SourceUnreadable(f"header row not readable: {rec.problem}")
+            if len(rows) + 1 == self.fmt.header_row and len(rec.lines) > 1:
+                # a quote left open in the header swallows the lines after it into a name
+                raise SourceUnreadable(
+                    f"header row spans {len(rec.lines)} lines: a quote in it is not closed"
+                )
             rows.append(rec.fields)
             if len(rows) >= self.fmt.header_row:
                 break
