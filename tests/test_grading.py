@@ -20,7 +20,7 @@ from panorama import pipeline
 from panorama.grading import evaluate as evaluate_outcomes
 from panorama.settings import get_settings
 from panorama_dev.quality.grading import build_warehouse, citations, evaluate, format_report
-from pipeline_fixtures import ENTITIES, FIRST_RUN, published_copy
+from pipeline_fixtures import ENTITIES, published_copy
 from raw_fixtures import FIXTURE_DB, first_build_copy, write_extra_penalty
 
 pytestmark = pytest.mark.slow
@@ -338,7 +338,10 @@ def test_score_tracks_latent_risk_on_generated_population(tmp_path_factory) -> N
         settings = published_copy(tmp_path_factory, mp, "grading_population").settings
     finally:
         mp.undo()
-    result = evaluate(settings.serving_path, settings.ground_truth_dir)
+    # the whole build behind the publication: the scorer reads staging and the risk policy
+    build = pipeline.served_build(settings)
+    assert build is not None and build.name == "built.duckdb"
+    result = evaluate(build, settings.ground_truth_dir)
     print(format_report(result))
     assert result["entities"] >= ENTITIES - 50
     assert result["spearman"] >= 0.8
@@ -354,9 +357,7 @@ def test_score_tracks_latent_risk_on_generated_population(tmp_path_factory) -> N
     assert result["individual_max_deviation"] < 0.08
     assert result["citations"]["bcd_citing_records"] == 1.0
     # judged by what the inspectors found: the final grade ranks the checks' outcomes
-    candidate = pipeline.candidate_path(settings, FIRST_RUN)
-    db = candidate if candidate.exists() else settings.serving_path
-    outcomes = evaluate_outcomes(db, ground_truth_dir=settings.ground_truth_dir)
+    outcomes = evaluate_outcomes(build, ground_truth_dir=settings.ground_truth_dir)
     final = outcomes["models"]["final"]
     assert final["checks"] > 50 and final["auc"] > 0.6
     assert final["by_grade"]["D"]["rate"] > final["by_grade"]["A"]["rate"]

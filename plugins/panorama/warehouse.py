@@ -74,7 +74,7 @@ AUDIENCES: tuple[Audience, ...] = (
             Share("risk"),
             Share("supervision"),
             # the spot-check policy data (inspectors, conflicts, ratios) a draw is verified with
-            Share("reference", "supervision_*"),
+            Share("reference", "supervision_*", "supervision"),
             Share("finance"),
             Share("public_record"),
         ),

@@ -173,6 +173,17 @@ def _check_commitment(
         out.differences.append("the plan commitment does not match the snapshot")
 
 
+def _policy(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A spot-check policy table: in ``supervision`` in the regulators' served file, in
+    ``reference`` (the seeds) in a whole build."""
+    found = con.execute(
+        "select schema_name from duckdb_tables() where table_name = ? "
+        "and schema_name in ('supervision', 'reference') order by schema_name desc limit 1",
+        [table],
+    ).fetchone()
+    return f"{found[0] if found else 'reference'}.{table}"
+
+
 def _check_assignment(
     out: Verification,
     con: duckdb.DuckDBPyConnection,
@@ -183,11 +194,11 @@ def _check_assignment(
 ) -> None:
     inspectors = [
         fa.Inspector(r["inspector_id"], r["division_code"], fa.parse_specialisms(r["specialisms"]))
-        for r in _query(con, "select * from reference.supervision_inspectors", [])
+        for r in _query(con, f"select * from {_policy(con, 'supervision_inspectors')}", [])
     ]
     conflicts = {
         (r["inspector_id"], r["uscc"])
-        for r in _query(con, "select * from reference.supervision_inspector_conflicts", [])
+        for r in _query(con, f"select * from {_policy(con, 'supervision_inspector_conflicts')}", [])
     }
     previous_plan = _query(
         con,
