@@ -50,15 +50,21 @@ class Audience:
         return tuple(dict.fromkeys(s.served_schema or s.schema for s in self.shares))
 
     def selection(self, tables: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-        """``(schema, table, served_schema)`` of the build's tables this audience reads."""
-        out = []
-        for schema, table in tables:
-            for share in self.shares:
+        """``(schema, table, served_schema)`` of the build's tables this audience reads. Where
+        two tables would be served under one name, the earlier share wins (a share renaming a
+        schema is listed first, so that its fresh table wins over the copy a candidate carried
+        over from the last publication)."""
+        picked: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for share in self.shares:
+            for schema, table in tables:
                 served = share.picks(schema, table)
-                if served:
-                    out.append((schema, table, served))
-                    break
-        return out
+                if (
+                    served
+                    and (served, table) not in picked
+                    and not any((schema, table) == (s, t) for s, t, _ in picked.values())
+                ):
+                    picked[(served, table)] = (schema, table, served)
+        return [picked[key] for key in sorted(picked, key=lambda k: tables.index(picked[k][:2]))]
 
 
 # The review queue of records no entity could be matched to: operators' work, not a mart.
@@ -72,9 +78,9 @@ AUDIENCES: tuple[Audience, ...] = (
         (
             Share("entity", exclude=OPERATOR_TABLES),
             Share("risk"),
-            Share("supervision"),
             # the spot-check policy data (inspectors, conflicts, ratios) a draw is verified with
             Share("reference", "supervision_*", "supervision"),
+            Share("supervision"),
             Share("finance"),
             Share("public_record"),
         ),
