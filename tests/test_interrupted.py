@@ -309,7 +309,8 @@ def test_kill_publish_during_docs_then_next_run_publishes(published, tmp_path):
     manifest = pipeline.publish(DS, recovered, published.input_manifests, settings)
     assert assert_complete_publication(settings)["version"] == manifest["version"]
     assert manifest["run_id"] == recovered
-    assert (publish.versions_dir(settings) / manifest["version"] / "docs" / "index.html").exists()
+    version = publish.versions_dir(settings) / manifest["version"]
+    assert (version / "docs" / "operator" / "index.html").exists()
     _assert_versions_whole(published)
 
 
