@@ -51,6 +51,20 @@ class AssignmentError(ValueError):
     """A check cannot get two eligible inspectors even with the city bureau's staff."""
 
 
+def check_of(row: dict) -> Check:
+    """The check of one drawn entity, from a plan or snapshot row (entity_id, uscc,
+    division_code, industry_model, draw_key): a specialist is needed where the industry's
+    model is one of ``SPECIALISMS``."""
+    model = row["industry_model"]
+    return Check(
+        row["entity_id"],
+        row["uscc"],
+        row["division_code"],
+        model if model in SPECIALISMS else None,
+        row["draw_key"],
+    )
+
+
 def parse_specialisms(text: str | None) -> frozenset[str]:
     return frozenset(s.strip() for s in (text or "").split(";") if s.strip())
 

@@ -214,17 +214,7 @@ def _check_assignment(
             [previous_plan],
         ):
             previous[r["entity_id"]] = {r["inspector_1"], r["inspector_2"]}
-    checks = [
-        fa.Check(
-            r["entity_id"],
-            r["uscc"],
-            r["division_code"],
-            r["industry_model"] if r["industry_model"] in fa.SPECIALISMS else None,
-            r["draw_key"],
-        )
-        for r in snapshot
-        if r["drawn"]
-    ]
+    checks = [fa.check_of(r) for r in snapshot if r["drawn"]]
     try:
         expected = fa.assign(checks, inspectors, conflicts, previous, seed, plan_id)
     except fa.AssignmentError as exc:

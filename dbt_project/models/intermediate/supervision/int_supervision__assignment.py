@@ -47,16 +47,7 @@ def model(dbt, session):
         earlier = [p for p in history if p < plan_id]
         previous = history[max(earlier)] if earlier else {}
         rows = by_plan[plan_id]
-        checks = [
-            fa.Check(
-                r["entity_id"],
-                r["uscc"],
-                r["division_code"],
-                r["industry_model"] if r["industry_model"] in fa.SPECIALISMS else None,
-                r["draw_key"],
-            )
-            for r in rows
-        ]
+        checks = [fa.check_of(r) for r in rows]
         result = fa.assign(checks, inspectors, conflicts, previous, rows[0]["draw_seed"], plan_id)
         history[plan_id] = {a.entity_id: {a.inspector_1, a.inspector_2} for a in result}
         for a in result:
