@@ -54,3 +54,64 @@ def test_copy_of_a_missing_parse_state_is_nothing(tmp_path: Path) -> None:
     dbt_runner._copy_atomic(src, tmp_path / "t" / "state.msgpack")
     assert (tmp_path / "t" / "state.msgpack").read_bytes() == b"parse"
     assert [p.name for p in (tmp_path / "t").iterdir()] == ["state.msgpack"]
+
+
+def test_dbt_output_is_logged_line_by_line_while_dbt_runs_and_masked(
+    data_dir: Path, monkeypatch, caplog
+) -> None:
+    """Each line dbt writes reaches the log while dbt still runs (a stand-in dbt waits for its
+    first line to be logged before it goes on), with personal data masked there and in the
+    tail kept for error messages; the logical date and run id reach dbt as environment
+    variables, not vars."""
+    import logging
+    import sys
+
+    from panorama.settings import get_settings
+
+    logged = data_dir / "first_line_logged"
+    fake = data_dir / "dbt"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import os, pathlib, sys, time\n"
+        "print('starting, reach me at 13905341234', flush=True)\n"
+        f"marker = pathlib.Path({str(logged)!r})\n"
+        "deadline = time.monotonic() + 20\n"
+        "while not marker.exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "print('saw my first line logged' if marker.exists() else 'not streamed', flush=True)\n"
+        "print('as_of', os.environ['PANORAMA_AS_OF_DATE'], os.environ['PANORAMA_RUN_ID'])\n"
+        "print('vars' if '--vars' in sys.argv else 'no vars', file=sys.stderr)\n"
+        "sys.exit(3)\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(dbt_runner, "dbt_executable", lambda: str(fake))
+
+    class MarkFirstLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("dbt | starting"):
+                logged.touch()
+
+    handler = MarkFirstLine()
+    dbt_runner.log.addHandler(handler)
+    caplog.set_level(logging.INFO, logger=dbt_runner.log.name)
+    try:
+        result = dbt_runner.run_dbt(
+            ["build"],
+            settings=get_settings(),
+            db_path=data_dir / "build" / "candidate.duckdb",
+            run_dir=data_dir / "build" / "runs" / "r1",
+            as_of="2026-11-30",
+            run_id="r1",
+        )
+    finally:
+        dbt_runner.log.removeHandler(handler)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dbt | ")]
+    assert lines == [
+        "dbt | starting, reach me at [phone number masked]",
+        "dbt | saw my first line logged",
+        "dbt | as_of 2026-11-30 r1",
+        "dbt | no vars",
+    ]
+    assert result.returncode == 3 and not result.success
+    assert "13905341234" not in result.log_tail and "saw my first line logged" in result.log_tail

@@ -1,8 +1,16 @@
 {#- Helpers shared by the staging models (one per canonical kind of the raw zone). -#}
 
-{#- The logical date of the run as a DATE literal (var as_of_date, never the wall clock). -#}
+{#- The logical date of the run as a DATE literal, never the wall clock: the var as_of_date
+    when one is given (a unit test's override, `dbt build --vars`), else the environment
+    variable PANORAMA_AS_OF_DATE, which the pipeline sets. Read when the model runs, not while
+    dbt parses the project: a new logical date leaves the parse unchanged and the next run
+    reuses it. -#}
 {% macro as_of_date() -%}
-    cast('{{ var("as_of_date") }}' as date)
+    cast('
+    {%- if execute -%}
+        {{ var("as_of_date", none) or env_var("PANORAMA_AS_OF_DATE", "2026-11-25") }}
+    {%- endif -%}
+    ' as date)
 {%- endmacro %}
 
 {#- Text field: trimmed, empty -> null (extract already NFKC-folded it). -#}

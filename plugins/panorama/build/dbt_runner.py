@@ -7,16 +7,21 @@ Airflow worker and gives each invocation a clean start. Each call writes its art
 Parsing the project costs dbt several seconds per call. dbt reuses an earlier parse
 (``partial_parse.msgpack``) only when the vars and the profile are the same, and re-parses the
 files that changed or that read an environment variable whose value changed. So what differs
-from run to run stays out of the parse: the run id reaches the models as the environment
-variable ``PANORAMA_RUN_ID``, read when they run; dbt works in the candidate's folder, and the
-candidate, the raw zone and the matcher's output are named relative to it (the same text for
-every run). The parse state of each kind of call (project, candidate file name, vars) is kept
-in ``build/dbt_parse/`` and handed to the next such call, whatever its run; dbt checks files,
-vars, profile and environment before it reuses anything.
+from run to run stays out of the parse: the run id and the logical date reach the models as the
+environment variables ``PANORAMA_RUN_ID`` and ``PANORAMA_AS_OF_DATE``, read when they run, not
+as vars; dbt works in the candidate's folder, and the candidate, the raw zone and the matcher's
+output are named relative to it (the same text for every run). The parse state of each kind of
+call (project, candidate file name, vars) is kept in ``build/dbt_parse/`` and handed to the
+next such call, whatever its run or date; dbt checks files, vars, profile and environment
+before it reuses anything.
+
+dbt's output is streamed to this module's logger (the Airflow task log) line by line as dbt
+writes it, with anything shaped like personal data masked.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -28,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from panorama.identity.pii import mask_personal_data
 from panorama.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,7 +41,8 @@ log = logging.getLogger(__name__)
 RESOLUTION_SUBDIR = "resolution"
 PARSE_STATE = "partial_parse.msgpack"
 PARSE_CACHE_SUBDIR = "dbt_parse"
-PARSE_CACHE_KEEP = 8  # kinds of call whose parse is kept (each logical date makes new ones)
+PARSE_CACHE_KEEP = 8  # kinds of call whose parse is kept
+TAIL_LINES = 40  # of dbt's output, kept for error messages
 
 
 @dataclass
@@ -97,11 +104,12 @@ def run_dbt(
     run_id: str,
     extra_vars: dict | None = None,
 ) -> DbtResult:
-    """Invoke ``dbt <args>`` on ``db_path`` with the pipeline's vars; parse run_results.json."""
+    """Invoke ``dbt <args>`` on ``db_path`` for logical date ``as_of`` and run ``run_id``
+    (``extra_vars`` as dbt vars); stream its output to the log; parse run_results.json."""
     db_path, run_dir = db_path.absolute(), run_dir.absolute()
     run_dir.mkdir(parents=True, exist_ok=True)
     target_dir = run_dir / "dbt_target"
-    dbt_vars = {"as_of_date": as_of, **(extra_vars or {})}
+    dbt_vars = dict(extra_vars or {})
     kept_parse = _kept_parse(settings, db_path, dbt_vars)
     _copy_atomic(kept_parse, target_dir / PARSE_STATE)
     project = str(settings.dbt_project_dir.absolute())
@@ -116,9 +124,9 @@ def run_dbt(
         str(target_dir),
         "--log-path",
         str(run_dir / "dbt_logs"),
-        "--vars",
-        json.dumps(dbt_vars),
     ]
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     workdir = db_path.parent
     # Paths relative to the working directory, the candidate's folder: the same text for every
     # run, so that neither the profile nor the parsed sources change from run to run.
@@ -128,8 +136,13 @@ def run_dbt(
         "PANORAMA_RAW_DIR": _relative(settings.raw_dir, workdir),
         # the probabilistic matcher's output for this run (dbt source `resolution`)
         "PANORAMA_RESOLUTION_DIR": _relative(run_dir / RESOLUTION_SUBDIR, workdir),
-        # stamped on the rows this run builds (read when the models run, not parsed)
+        # stamped on the rows this run builds, and the logical date every window is computed
+        # from (both read when the models run, not parsed)
         "PANORAMA_RUN_ID": run_id,
+        "PANORAMA_AS_OF_DATE": as_of,
+        # plain lines, written as they come (the log streams them)
+        "DBT_USE_COLORS": "false",
+        "PYTHONUNBUFFERED": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
         "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
@@ -139,21 +152,41 @@ def run_dbt(
     if settings.person_hash_key:
         env["PANORAMA_PERSON_HASH_KEY"] = settings.person_hash_key
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, text=True, check=False)
+    returncode, tail = _run_streamed(cmd, env, workdir)
     seconds = time.monotonic() - started
     _copy_atomic(target_dir / PARSE_STATE, kept_parse)
     _prune_parse_cache(kept_parse.parent.parent)
     results_path = target_dir / "run_results.json"
     nodes = _parse_run_results(results_path) if results_path.exists() else []
-    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-    result = DbtResult(cmd[1 : len(args) + 1], proc.returncode, seconds, nodes, tail)
-    log.info(
-        "dbt %s: exit %s in %.1fs %s", " ".join(args), proc.returncode, seconds, result.summary()
-    )
+    result = DbtResult(cmd[1 : len(args) + 1], returncode, seconds, nodes, tail)
+    log.info("dbt %s: exit %s in %.1fs %s", " ".join(args), returncode, seconds, result.summary())
     # run_results.json is overwritten by the next invocation in the same target dir: keep a copy.
     if results_path.exists():
         shutil.copyfile(results_path, run_dir / f"run_results_{args[0]}.json")
     return result
+
+
+def _run_streamed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run ``cmd``, logging each line of its output (stdout and stderr) as it comes, masked;
+    returns the exit code and the last ``TAIL_LINES`` lines."""
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    with subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as proc:
+        for raw in proc.stdout or ():
+            line = str(mask_personal_data(raw.rstrip("\r\n")))
+            tail.append(line)
+            log.info("dbt | %s", line)
+        returncode = proc.wait()
+    return returncode, "\n".join(tail)
 
 
 def _relative(path: Path, start: Path) -> str:
