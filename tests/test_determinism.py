@@ -1,10 +1,11 @@
 """Byte-stable re-runs: the same inputs and logical date give the same published tables.
 
 A second run (extract, build, audit, publish) over the session's first publication, same
-deliveries, same logical date, a new run id. Every published table of the two versions must
-hold the same rows, JSON text and floating-point values included, except the columns that
-name the run or the load itself (``LINEAGE_COLUMNS``). The trained matcher must be the same
-model, and its matches the same probabilities.
+deliveries, same logical date, a new run id (tests/rerun_fixtures.py: the run that follows one
+killed mid-build). Every published table of the two versions must hold the same rows, JSON
+text and floating-point values included, except the columns that name the run or the load
+itself (``LINEAGE_COLUMNS``). The trained matcher must be the same model, and its matches the
+same probabilities.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import pytest
 from panorama import pipeline, warehouse
 from panorama.build.resolution import MODEL_FILE
 from panorama.serve import publish
-from panorama_dev import local_platform
-from pipeline_fixtures import DS, FIRST_RUN, Published, published_copy
+from pipeline_fixtures import FIRST_RUN, Published
+from rerun_fixtures import SECOND_RUN, second_run
 
 pytestmark = pytest.mark.slow
 
-SECOND_RUN = "second"
 # The only columns allowed to differ between two runs of the same inputs: which run built the
 # row (run_id: risk.fct_risk_grade) and which extract batch landed the record and when
 # (batch_id: entity.fct_entity_event, entity.rpt_unresolved_records; loaded_at: lineage no
@@ -32,16 +32,8 @@ LINEAGE_COLUMNS = ("run_id", "batch_id", "loaded_at")
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> tuple[Published, dict, dict]:
-    mp = pytest.MonkeyPatch()
-    published = published_copy(tmp_path_factory, mp, "determinism")
-    settings = published.settings
-    first = publish.current_manifest(settings)
-    manifests = local_platform.extract_all(settings, DS, SECOND_RUN)
-    pipeline.build_all(DS, SECOND_RUN, settings)
-    pipeline.audit(DS, SECOND_RUN, settings)
-    second = pipeline.publish(DS, SECOND_RUN, manifests, settings)
-    yield published, first, second
-    mp.undo()
+    run = second_run(tmp_path_factory)
+    return run.published, run.first, run.second
 
 
 def _version_file(published: Published, manifest: dict, name: str) -> Path:

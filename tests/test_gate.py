@@ -6,7 +6,8 @@ file), plants defects with DuckDB SQL, and runs the real audit (dbt tests with s
 the GX checkpoint). The planted defects touch disjoint rows, so they share one candidate and one
 audit: the audit must raise ``AuditFailed`` naming each defect's table and check with example
 keys, carry no personal data, publishing the run must be refused, and the serving files must
-stay byte for byte as they were. A clean copy, audited once, passes.
+stay byte for byte as they were. A whole build without a defect (the session's second run,
+tests/rerun_fixtures.py) passes; a deliberate grade shift passes only when accepted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 import duckdb
 import pytest
 from panorama import pipeline, warehouse
-from panorama.gate.audit import AuditFailed, BaselineAcceptance
+from panorama.gate.audit import AuditFailed, BaselineAcceptance, fingerprint
 from panorama.identity.codes import USCC_CHARSET, is_valid_uscc, make_uscc
 from panorama.identity.pii import find_id_card_numbers, find_mobile_numbers, is_id_card_number
 from panorama.serve import publish
@@ -34,6 +36,7 @@ from pipeline_fixtures import (
     published_copy,
     serving_digests,
 )
+from rerun_fixtures import second_run
 from stdnum.cn import ric
 
 pytestmark = pytest.mark.slow
@@ -235,34 +238,17 @@ def _text_files(folder: Path) -> list[Path]:
 # ------------------------------------------------------------------------------------ tests
 
 
-@pytest.fixture(scope="module")
-def control(published: Published) -> dict[str, Any]:
-    """The same copy without a defect, audited once: it passes, so each failure below is the
-    defect's."""
-    settings = published.settings
-    before = serving_digests(settings)
-    candidate_from_serving(settings, "gate-control")
-    report = pipeline.audit(DS, "gate-control", settings)
-    return {"report": report, "serving_before": before}
-
-
-def test_uncorrupted_candidate_passes(published, control):
-    report = control["report"]
+def test_uncorrupted_candidate_passes(tmp_path_factory):
+    """A whole build without a defect, compared with the last publication, passes: the audit of
+    the session's second run (tests/rerun_fixtures.py), so that each failure below is the
+    defect's. The audit left what is served as it was."""
+    run = second_run(tmp_path_factory)
+    report = run.audit
     assert report["passed"] is True
     assert report["dbt_failures"] == [] and report["gx"]["failures"] == []
-    assert serving_digests(published.settings) == control["serving_before"]
-
-
-def test_candidate_changed_after_its_audit_is_not_published(published, control):
-    """A passing audit covers the file it audited, not whatever sits at that path later."""
-    settings = published.settings
-    assert control["report"]["passed"] is True
-    before = serving_digests(settings)
-    with warehouse.connect(pipeline.candidate_path(settings, "gate-control"), False) as con:
-        con.execute("update risk.fct_risk_grade set grade = 'A'")  # rebuilt or edited since
-    with pytest.raises(RuntimeError, match="changed after its audit"):
-        pipeline.publish(DS, "gate-control", published.input_manifests, settings)
-    assert serving_digests(settings) == before
+    assert report["gx"]["statistics"]["baseline_checks"], "not compared with a publication"
+    before, after = run.serving_around_audit
+    assert after == before
 
 
 def _regrade(con: duckdb.DuckDBPyConnection) -> None:
@@ -365,27 +351,75 @@ def test_stopped_run_is_not_published(published, stopped):
     assert_complete_publication(settings)
 
 
-def test_deliberate_grade_shift_passes_only_when_accepted_with_a_reason(published):
+POLICY_RUN = "gate-policy"
+POLICY_REASON = "2026 年风险权重调整（局务会决定）"
+
+
+@pytest.fixture(scope="module")
+def policy(published: Published, tmp_path_factory) -> dict[str, Any]:
+    """A deliberate grade shift and nothing else: audited without an acceptance (stopped), then
+    with one (passes). A copy of the audited run folder, file times kept, is put aside before
+    the run is published."""
     settings = published.settings
     before = serving_digests(settings)
-    candidate = candidate_from_serving(settings, "gate-policy")
+    candidate = candidate_from_serving(settings, POLICY_RUN)
     with warehouse.connect(candidate, False) as con:
         _regrade(con)
     with pytest.raises(AuditFailed) as caught:
-        pipeline.audit(DS, "gate-policy", settings)
-    failures = caught.value.report.gx["failures"]
-    assert failures and {f["baseline"] for f in failures} == {"grade_shares"}
-    assert caught.value.report.dbt_failures == []
-    assert serving_digests(settings) == before
+        pipeline.audit(DS, POLICY_RUN, settings)
+    serving_after_stop = serving_digests(settings)
+    accept = BaselineAcceptance.from_conf(["grade_shares"], POLICY_REASON)
+    report = pipeline.audit(DS, POLICY_RUN, settings, accept=accept)
+    audited_copy = pipeline.run_dir(settings, AUDITED_COPY_RUN)
+    audited_copy.mkdir(parents=True)
+    for name in ("candidate.duckdb", "audit.json"):
+        shutil.copy2(pipeline.run_dir(settings, POLICY_RUN) / name, audited_copy / name)
+    manifest = pipeline.publish(DS, POLICY_RUN, published.input_manifests, settings)
+    return {
+        "stopped": caught.value.report,
+        "serving_before": before,
+        "serving_after_stop": serving_after_stop,
+        "accepted": report,
+        "manifest": manifest,
+    }
 
-    accept = BaselineAcceptance.from_conf(["grade_shares"], "2026 年风险权重调整（局务会决定）")
-    report = pipeline.audit(DS, "gate-policy", settings, accept=accept)
+
+AUDITED_COPY_RUN = "gate-audited-copy"
+
+
+def test_deliberate_grade_shift_passes_only_when_accepted_with_a_reason(published, policy):
+    settings = published.settings
+    failures = policy["stopped"].gx["failures"]
+    assert failures and {f["baseline"] for f in failures} == {"grade_shares"}
+    assert policy["stopped"].dbt_failures == []
+    assert policy["serving_after_stop"] == policy["serving_before"]
+
+    report = policy["accepted"]
     assert report["passed"] is True
-    assert report["accepted"]["reason"] == "2026 年风险权重调整（局务会决定）"
+    assert report["accepted"]["reason"] == POLICY_REASON
     assert [f["message"] for f in report["accepted"]["waived"]] == [f["message"] for f in failures]
-    manifest = pipeline.publish(DS, "gate-policy", published.input_manifests, settings)
+    manifest = policy["manifest"]
     assert manifest["checks"]["accepted"]["checks"] == ["grade_shares"]
     assert publish.current_manifest(settings)["checks"]["accepted"]["reason"].startswith("2026")
+
+
+def test_candidate_changed_after_its_audit_is_not_published(published, policy):
+    """A passing audit covers the file it audited, not whatever sits at that path later (an
+    audited candidate, copied with its audit and file times before its run was published)."""
+    settings = published.settings
+    candidate = pipeline.candidate_path(settings, AUDITED_COPY_RUN)
+    audit = json.loads(
+        (pipeline.run_dir(settings, AUDITED_COPY_RUN) / "audit.json").read_text(encoding="utf-8")
+    )
+    assert audit["passed"] is True
+    as_audited = {k: audit["candidate"][k] for k in ("size", "mtime_ns")}
+    assert {k: fingerprint(candidate)[k] for k in ("size", "mtime_ns")} == as_audited
+    before = serving_digests(settings)
+    with warehouse.connect(candidate, False) as con:
+        con.execute("update risk.fct_risk_grade set grade = 'A'")  # rebuilt or edited since
+    with pytest.raises(RuntimeError, match="changed after its audit"):
+        pipeline.publish(DS, AUDITED_COPY_RUN, published.input_manifests, settings)
+    assert serving_digests(settings) == before
 
 
 @pytest.mark.parametrize(

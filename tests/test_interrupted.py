@@ -4,22 +4,21 @@ recovers on its own.
 Each stage runs in its own process group (``python -c`` calling the stage, the environment of
 this test) and is killed with SIGKILL, dbt children included, at a point inside the stage. After
 each kill the serving files must open read-only and hold one complete publication, and the next
-run (a fresh run id, the same stages in this process) must publish without manual steps.
+run (a fresh run id, the same stages in this process) must publish without manual steps. The
+run killed mid-build and the run after it are the session's second run (tests/rerun_fixtures.py,
+shared with the determinism tests).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import stage_processes
 from panorama import pipeline, warehouse
 from panorama.gate.audit import fingerprint
 from panorama.serve import publish
@@ -29,14 +28,13 @@ from pipeline_fixtures import (
     assert_complete_publication,
     published_copy,
     serving_digests,
-    subprocess_env,
 )
+from rerun_fixtures import SECOND_RUN, second_run
 
 pytestmark = pytest.mark.slow
 
 KEEP_VERSIONS = 3  # low, so that publications also prune while they may be killed
 KILL_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97)
-_MODEL_DONE = re.compile(r" (\d+) of (\d+) OK created ")
 
 
 @pytest.fixture(scope="module")
@@ -47,72 +45,7 @@ def published(tmp_path_factory) -> Published:
     mp.undo()
 
 
-# ------------------------------------------------------------------------------- processes
-
-
-def _start(code: str, log: Path, pipe_stdout: bool = False) -> subprocess.Popen:
-    """``python -c code`` in a new session (its own process group), output to ``log``."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", code],
-            env=subprocess_env(),
-            start_new_session=True,
-            stdout=subprocess.PIPE if pipe_stdout else out,
-            stderr=out if pipe_stdout else subprocess.STDOUT,
-        )
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the whole group and wait until none of it is left."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while _group_members(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not _group_members(proc.pid), "processes of the killed stage survived"
-
-
-def _wait_for(condition, proc: subprocess.Popen, log: Path, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"stage ended (exit {proc.returncode}) before {what}:\n"
-                + log.read_text(errors="replace")[-3000:]
-            )
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def _dbt_child_running(proc: subprocess.Popen) -> bool:
-    return len(_group_members(proc.pid)) >= 2
-
-
 # ---------------------------------------------------------------------------------- runs
-
-
-def _full_run(published: Published, run_id: str) -> dict:
-    """Every stage after extract, in this process; returns the publication manifest."""
-    settings = published.settings
-    pipeline.build_all(DS, run_id, settings)
-    pipeline.audit(DS, run_id, settings)
-    return pipeline.publish(DS, run_id, published.input_manifests, settings)
 
 
 def _audited_candidate(published: Published, run_id: str) -> None:
@@ -157,12 +90,12 @@ def _publish_code(run_id: str, inputs: Path) -> str:
     )
 
 
-def _assert_versions_whole(published: Published) -> None:
+def _assert_versions_whole(published: Published, keep: int = KEEP_VERSIONS) -> None:
     """Nothing half-made is left once a publication has gone through."""
     settings = published.settings
     assert not list(settings.serving_dir.glob(".*.incoming"))
     versions = publish.list_versions(settings)
-    assert 1 <= len(versions) <= KEEP_VERSIONS
+    assert 1 <= len(versions) <= keep
     for v in versions:
         assert (v.path / "panorama.duckdb").exists() and (v.path / "public.duckdb").exists()
     on_disk = {p.name for p in publish.versions_dir(settings).iterdir()}
@@ -184,41 +117,22 @@ def _assert_retry_refused(published: Published, run_id: str) -> None:
 # ---------------------------------------------------------------------------------- tests
 
 
-def test_kill_mid_build_then_next_run_publishes(published, tmp_path):
-    settings = published.settings
-    run_id = "killed-build"
-    pipeline.build_identity(DS, run_id, settings)
-    pipeline.resolve(DS, run_id, settings)
-    before = serving_digests(settings)
-    served_before = assert_complete_publication(settings)
+def test_kill_mid_build_then_next_run_publishes(tmp_path_factory):
+    """``pipeline.build`` killed while dbt writes the candidate (tests/rerun_fixtures.py): what
+    is served did not move, and the next run, a fresh run id, published on its own."""
+    run = second_run(tmp_path_factory)
+    killed, settings = run.killed, run.published.settings
+    assert killed.returncode == -signal.SIGKILL
+    assert killed.dbt_was_running, "dbt had already exited"
+    done = killed.models_built
+    assert len(done) >= 8 and len(done) < done[0][1], f"the build had finished: {len(done)} models"
+    assert killed.serving_after == killed.serving_before
+    assert killed.served_after == killed.served_before
 
-    dbt_log = pipeline.run_dir(settings, run_id) / "dbt_logs" / "dbt.log"
-    offset = dbt_log.stat().st_size
-    log = tmp_path / "build.log"
-    proc = _start(f"from panorama import pipeline; pipeline.build({DS!r}, {run_id!r})", log)
-
-    def models_built() -> list[tuple[int, int]]:
-        """(i, n) of each "i of n OK created" line this build logged."""
-        with dbt_log.open("rb") as fh:
-            fh.seek(offset)
-            text = fh.read().decode("utf-8", errors="replace")
-        return [(int(i), int(n)) for i, n in _MODEL_DONE.findall(text)]
-
-    # dbt is writing the candidate: some models of this build are in it, not all
-    _wait_for(lambda: len(models_built()) >= 8, proc, log, "dbt wrote models to the candidate")
-    assert _dbt_child_running(proc), "dbt had already exited"
-    _kill_group(proc)
-    assert proc.returncode == -signal.SIGKILL
-    done = models_built()
-    assert len(done) < done[0][1], f"the build had finished: {len(done)} models"
-
-    assert serving_digests(settings) == before
-    assert assert_complete_publication(settings) == served_before
-
-    manifest = _full_run(published, "after-killed-build")
-    assert manifest["run_id"] == "after-killed-build"
+    manifest = run.second
+    assert manifest["run_id"] == SECOND_RUN != killed.served_before["run_id"]
     assert assert_complete_publication(settings)["version"] == manifest["version"]
-    _assert_versions_whole(published)
+    _assert_versions_whole(run.published, keep=settings.keep_versions)
 
 
 def test_kill_mid_publish_then_next_run_publishes(published, tmp_path):
@@ -229,14 +143,14 @@ def test_kill_mid_publish_then_next_run_publishes(published, tmp_path):
         """Publish ``run_id`` in a subprocess; kill it ``kill_after`` s after it starts."""
         _audited_candidate(published, run_id)
         log = tmp_path / f"{run_id}.log"
-        proc = _start(_publish_code(run_id, inputs), log, pipe_stdout=True)
+        proc = stage_processes.start(_publish_code(run_id, inputs), log, pipe_stdout=True)
         assert proc.stdout.readline().strip() == b"start", log.read_text(errors="replace")
         started = time.monotonic()
         if kill_after is None:
             assert proc.wait(timeout=120) == 0, log.read_text(errors="replace")
             return time.monotonic() - started
         time.sleep(kill_after)
-        _kill_group(proc)
+        stage_processes.kill_group(proc)
         return time.monotonic() - started
 
     # one whole publication first: how long the stage takes here
@@ -295,11 +209,13 @@ def test_kill_publish_during_docs_then_next_run_publishes(published, tmp_path):
         f"inputs = json.loads(pathlib.Path({str(inputs)!r}).read_text(encoding='utf-8'))\n"
         f"pipeline.publish({DS!r}, {run_id!r}, inputs)\n"
     )
-    proc = _start(code, log)
-    _wait_for(lambda: _dbt_child_running(proc), proc, log, "dbt docs started")
+    proc = stage_processes.start(code, log)
+    stage_processes.wait_for(
+        lambda: stage_processes.dbt_child_running(proc), proc, log, "dbt docs started"
+    )
     time.sleep(1.0)
-    assert _dbt_child_running(proc), "dbt docs had already finished"
-    _kill_group(proc)
+    assert stage_processes.dbt_child_running(proc), "dbt docs had already finished"
+    stage_processes.kill_group(proc)
 
     assert serving_digests(settings) == before
     assert_complete_publication(settings)
@@ -331,7 +247,7 @@ def test_kill_right_after_the_switch_leaves_the_new_publication(published, tmp_p
         "os.replace = replace\n" + _publish_code(run_id, inputs)
     )
     log = tmp_path / "swap.log"
-    proc = _start(code, log, pipe_stdout=True)
+    proc = stage_processes.start(code, log, pipe_stdout=True)
     proc.wait(timeout=120)
     assert proc.returncode == -signal.SIGKILL, log.read_text(errors="replace")
     try:
