@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from panorama.build.dbt_runner import run_dbt
+from panorama.build.dbt_runner import PARSE_CACHE_SUBDIR, run_dbt
 from panorama.identity.codes import is_valid_uscc, make_regno, make_uscc, uscc_check_char
 from panorama.identity.pii import is_resident_id_number
 from panorama.ingest.kinds import KINDS
@@ -761,4 +761,8 @@ def first_build_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> tup
     shutil.copytree(_first_build["data"] / "raw", data / "raw")
     (data / "build").mkdir()
     shutil.copyfile(_first_build["data"] / "build" / FIXTURE_DB, data / "build" / FIXTURE_DB)
+    # the project's parse, which a later build through run_dbt on this copy reuses
+    parse = _first_build["data"] / "build" / PARSE_CACHE_SUBDIR
+    if parse.is_dir():
+        shutil.copytree(parse, data / "build" / PARSE_CACHE_SUBDIR)
     return copy.deepcopy(_first_build["facts"]), data

@@ -10,9 +10,6 @@ read the DuckDB file the builds wrote.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from panorama import warehouse
+from panorama.build.dbt_runner import run_dbt
 from panorama.identity import pii
 from panorama.ingest.extract import extract_feed
 from panorama.ingest.feeds import FeedSpec
@@ -41,35 +39,8 @@ DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 GRADE_RANK = {"A": 1, "B": 2, "C": 3, "D": 4}
 
 
-def _dbt_build(
-    tmp: Path, db: Path, raw: Path, as_of: str, run_id: str
-) -> subprocess.CompletedProcess:
-    dbt = Path(sys.executable).parent / "dbt"
-    cmd = [
-        str(dbt),
-        "build",
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target-path",
-        str(tmp / "dbt_target"),
-        "--log-path",
-        str(tmp / "dbt_logs"),
-        "--vars",
-        json.dumps({"as_of_date": as_of, "run_id": run_id}),
-    ]
-    env = {
-        **os.environ,
-        "PANORAMA_RAW_DIR": str(raw),
-        "PANORAMA_DBT_DUCKDB_PATH": str(db),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),  # dbt Python models import the package
-    }
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    return proc
+def _settings(data: Path) -> Settings:
+    return Settings(PROJECT_ROOT, data, data / "feeds", DBT_PROJECT, PROJECT_ROOT / "expectations")
 
 
 def _redeliver_registration(tmp: Path, ds: str, ds2: str, uscc_bad_date: str) -> dict:
@@ -96,10 +67,7 @@ def _redeliver_registration(tmp: Path, ds: str, ds2: str, uscc_bad_date: str) ->
             "columns": {f: {"source": f} for f in fields},
         }
     )
-    settings = Settings(
-        PROJECT_ROOT, tmp, tmp / "feeds", DBT_PROJECT, PROJECT_ROOT / "expectations"
-    )
-    return extract_feed(spec, ds2, settings).totals
+    return extract_feed(spec, ds2, _settings(tmp)).totals
 
 
 def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -118,9 +86,23 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ds2 = (date.fromisoformat(fx["ds"]) + timedelta(days=7)).isoformat()
     write_extra_penalty(raw, ds2, fx["uscc"]["E01"], fx["names"]["E01"], "德市监罚〔2026〕99号")
     totals = _redeliver_registration(tmp, fx["ds"], ds2, fx["uscc"]["E09"])
-    _dbt_build(tmp, db, raw, ds2, "run2")
-    manifest = json.loads((tmp / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
-    return {**fx, "db1": first, "db2": db, "ds2": ds2, "redelivery": totals, "manifest": manifest}
+    # through the pipeline's dbt runner, as the first build: it reuses that build's parse
+    run_dir = tmp / "build" / "run2"
+    result = run_dbt(
+        ["build"], settings=_settings(tmp), db_path=db, run_dir=run_dir, as_of=ds2, run_id="run2"
+    )
+    assert result.success, result.log_tail
+    manifest = json.loads((run_dir / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+    dbt_log = (run_dir / "dbt_logs" / "dbt.log").read_text(encoding="utf-8")
+    return {
+        **fx,
+        "db1": first,
+        "db2": db,
+        "ds2": ds2,
+        "redelivery": totals,
+        "manifest": manifest,
+        "dbt_log": dbt_log,
+    }
 
 
 def test_every_layer_is_built(built: dict) -> None:
@@ -342,6 +324,18 @@ def test_second_build_keeps_grade_history(built: dict) -> None:
         [u["E01"]],
     )
     assert events == [(2,)]
+
+
+def test_second_build_on_a_new_date_reuses_the_parse(built: dict) -> None:
+    """The second build is another logical date (and another run): dbt did not parse the
+    project from scratch, since the date and the run id are no dbt vars; they still reached the
+    models (the history above opens its periods on each build's date)."""
+    log = built["dbt_log"]
+    assert log.count("running dbt with arguments") == 1
+    assert "Unable to do partial parsing" not in log
+    assert "Starting full parse" not in log
+    runs = _rows(built["db2"], "select distinct run_id, as_of_date from risk.fct_risk_grade")
+    assert [(r, str(d)) for r, d in runs] == [("run2", built["ds2"])]
 
 
 def test_spot_check_plan_is_drawn_by_the_ratios_and_kept(built: dict) -> None:
