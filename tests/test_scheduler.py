@@ -96,13 +96,7 @@ def marked_processes(mark: str) -> list[psutil.Process]:
 
 def start_command(settings: Settings, home: Path, port: int, *extra: str) -> Stack:
     mark = secrets.token_hex(8)
-    env = {
-        **subprocess_env(),
-        "AIRFLOW_HOME": str(home),
-        MARK: mark,
-        # the DAG files do not change during the test: parsed once at start, not every 30 s
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "900",
-    }
+    env = {**subprocess_env(), "AIRFLOW_HOME": str(home), MARK: mark}
     output = home / f"panorama-airflow-{port}.log"
     with output.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(
@@ -323,26 +317,6 @@ def test_failing_extract_is_retried_by_airflow(stack, run_a):
     landed = next(m for m in manifest["inputs"] if m["feed"] == EXCHANGE_FEED)
     assert (landed["ds"], landed["run_id"]) == (DS_A, run_a.run_id)
     assert landed["status"] != "failed", landed["error"]
-
-
-def test_a_new_logical_date_reuses_the_parse_of_the_first_run(stack, run_a):
-    """Run A is another logical date than the first publication: its dbt calls, each in its own
-    task process, all reused the first run's parse (the date reaches dbt as an environment
-    variable read when the models run, not as a var), and the date still reached the models."""
-    from panorama import pipeline
-
-    settings = stack.settings
-    log = (pipeline.run_dir(settings, run_a.run_id) / "dbt_logs" / "dbt.log").read_text(
-        encoding="utf-8"
-    )
-    calls = log.count("running dbt with arguments")
-    assert calls == 5  # identity build, build, source freshness, test, docs
-    assert "Unable to do partial parsing" not in log
-    assert log.count("Nothing changed, skipping partial parsing") == calls
-    dates = warehouse.query(
-        settings.serving_path, "select distinct as_of_date from risk.fct_risk_grade"
-    )
-    assert [str(d) for (d,) in dates] == [DS_A]
 
 
 def test_writer_tasks_take_the_writer_pool(run_a):
