@@ -9,6 +9,7 @@ row for row (EXCEPT ALL both ways).
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from panorama.build import incremental
 from panorama.serve import publish
 from panorama_dev import local_platform
 from panorama_dev.synth import daily
-from pipeline_fixtures import DS, SEED, Published, published_copy, serving_digests
+from pipeline_fixtures import DS, FIRST_RUN, SEED, Published, published_copy, serving_digests
 
 NEXT_DS = (date.fromisoformat(DS) + timedelta(days=1)).isoformat()
 RUN = "next-day"
@@ -166,3 +167,19 @@ def test_the_dag_refuses_an_older_date_before_extracting(published: Published):
             list_feeds()
     with set_current_context({"ds": DS}):
         assert isinstance(list_feeds(), list)
+
+
+def test_exactly_the_incremental_kinds_stage_incrementally(published: Published):
+    """The staging models materialized incrementally are those of the kinds delivered
+    incrementally (what build_identity carries), read from the first build's dbt manifest."""
+    manifest = pipeline.run_dir(published.settings, FIRST_RUN) / "dbt_target" / "manifest.json"
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    materialized = {
+        n["name"]: n["config"]["materialized"]
+        for n in nodes
+        if n["resource_type"] == "model" and n["name"].startswith("stg_raw__")
+    }
+    incremental_models = {name for name, m in materialized.items() if m == "incremental"}
+    assert incremental_models == {
+        incremental.staging_model(kind) for kind in incremental.incremental_kinds()
+    }
