@@ -48,6 +48,13 @@ def next_day(published: Published, tmp_path_factory: pytest.TempPathFactory) -> 
         pipeline.build(NEXT_DS, RUN, settings)
         out[mode] = {"identity": identity, "candidate": keep / f"{mode}.duckdb"}
         shutil.copyfile(pipeline.candidate_path(settings, RUN), out[mode]["candidate"])
+        rdir = pipeline.run_dir(settings, RUN)
+        state = json.loads((rdir / incremental.RAW_STATE).read_text(encoding="utf-8"))
+        results = json.loads((rdir / "run_results_build.json").read_text(encoding="utf-8"))
+        out[mode]["unit_tests"] = state["unit_tests"]
+        out[mode]["unit_tests_run"] = sum(
+            r["unique_id"].startswith("unit_test.") for r in results["results"]
+        )
     return out
 
 
@@ -65,6 +72,15 @@ def test_next_day_continues_the_staging_of_incremental_kinds(next_day: dict):
     refreshed = next_day["full_refresh"]["identity"]["incremental_staging"]
     assert set(refreshed.values()) == {"full refresh"}
     assert next_day["delivered"]["penalty__amr"] > 0
+
+
+def test_unit_tests_run_again_only_when_the_project_changed(next_day: dict):
+    """The next day runs the project the first publication's build ran (and passed the dbt
+    unit tests with): they are not run again; a full refresh runs them."""
+    assert next_day["incremental"]["unit_tests"].startswith("passed in the build of")
+    assert next_day["incremental"]["unit_tests_run"] == 0
+    assert next_day["full_refresh"]["unit_tests"] == "run"
+    assert next_day["full_refresh"]["unit_tests_run"] > 0
 
 
 def test_incremental_run_and_full_refresh_give_identical_tables(next_day: dict):

@@ -119,9 +119,14 @@ def resolution_dir(settings: Settings, run_id: str) -> Path:
 
 
 def _dbt_build(settings: Settings, ds: str, run_id: str, selection: list[str], **kw) -> dict:
-    """``dbt build`` (no data tests: those belong to the audit) of one selection."""
+    """``dbt build`` (no data tests: those belong to the audit) of one selection; the dbt unit
+    tests too, unless the last publication's build ran the same project (build_identity)."""
+    excluded = ["test"]
+    state = run_dir(settings, run_id) / "raw_state.json"
+    if state.is_file() and json.loads(state.read_text("utf-8")).get("unit_tests", "run") != "run":
+        excluded.append("unit_test")
     result = run_dbt(
-        ["build", *selection, "--exclude-resource-type", "test"],
+        ["build", *selection, "--exclude-resource-type", *excluded],
         settings=settings,
         db_path=candidate_path(settings, run_id),
         run_dir=run_dir(settings, run_id),
@@ -172,10 +177,14 @@ def _carry_incremental_state(settings: Settings, run_id: str, full_refresh: bool
     from panorama.build import incremental
 
     now = incremental.build_state(settings.raw_dir, settings.dbt_project_dir)
+    served_run = (publishing.current_manifest(settings) or {}).get("run_id")
+    now["unit_tests"] = "run"
+    if served_run and not full_refresh:
+        if incremental.unit_tests_passed_before(run_dir(settings, served_run), now):
+            now["unit_tests"] = f"passed in the build of {served_run}, same project"
     incremental.write_raw_state(run_dir(settings, run_id), now)
     if full_refresh:
         return {kind: "full refresh" for kind in now["raw"]}
-    served_run = (publishing.current_manifest(settings) or {}).get("run_id")
     if not served_run:
         return {kind: "nothing published" for kind in now["raw"]}
     return incremental.carry_staged(

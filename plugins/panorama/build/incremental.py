@@ -57,9 +57,49 @@ def code_state(dbt_project_dir: Path) -> str:
     return digest.hexdigest()
 
 
+PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py"}
+PROJECT_SKIP = {"target", "logs", "dbt_packages"}
+
+
+def project_state(dbt_project_dir: Path) -> str:
+    """A digest of everything a build runs: the dbt project (models, macros, seeds, tests,
+    unit tests) and this package (Python models import it)."""
+    import panorama
+
+    digest = hashlib.sha256()
+    for root in (dbt_project_dir, Path(panorama.__file__).parent):
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root)
+            if (
+                path.suffix not in PROJECT_SUFFIXES
+                or not path.is_file()
+                or any(part in PROJECT_SKIP or part.startswith(".") for part in relative.parts)
+                or "__pycache__" in relative.parts
+            ):
+                continue
+            digest.update(relative.as_posix().encode("utf-8") + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def build_state(raw_dir: Path, dbt_project_dir: Path) -> dict[str, Any]:
-    """What a build's staging reads and runs: ``{"code": digest, "raw": raw_state}``."""
-    return {"code": code_state(dbt_project_dir), "raw": raw_state(raw_dir)}
+    """What a build reads and runs: ``{"code": staging digest, "project": digest of the whole
+    project, "raw": raw_state}``."""
+    return {
+        "code": code_state(dbt_project_dir),
+        "project": project_state(dbt_project_dir),
+        "raw": raw_state(raw_dir),
+    }
+
+
+def unit_tests_passed_before(previous_run_dir: Path | None, state: dict[str, Any]) -> bool:
+    """Whether the last publication's build ran this very project (so it passed its dbt unit
+    tests: they read fixed inputs, never the data, and give the same result again)."""
+    state_file = previous_run_dir / RAW_STATE if previous_run_dir else None
+    if state_file is None or not state_file.is_file():
+        return False
+    previous = json.loads(state_file.read_text(encoding="utf-8"))
+    return previous.get("project") == state["project"]
 
 
 def raw_state(raw_dir: Path) -> dict[str, dict[str, list[int]]]:
