@@ -86,9 +86,9 @@ def test_unit_tests_run_again_only_when_the_project_changed(next_day: dict):
 def test_incremental_run_and_full_refresh_give_identical_tables(next_day: dict):
     con = duckdb.connect()
     con.execute(f"attach '{next_day['incremental']['candidate']}' as inc (read_only)")
-    con.execute(f"attach '{next_day['full_refresh']['candidate']}' as full (read_only)")
+    con.execute(f"attach '{next_day['full_refresh']['candidate']}' as fresh (read_only)")
     tables = _tables(con, "inc")
-    assert tables == _tables(con, "full")
+    assert tables == _tables(con, "fresh")
     assert {"staging.stg_raw__penalty", "entity.fct_entity_event", "risk.fct_risk_grade"} <= tables
     differ = {}
     for name in sorted(tables):
@@ -97,7 +97,7 @@ def test_incremental_run_and_full_refresh_give_identical_tables(next_day: dict):
                 f"select count(*) from "
                 f"(select * from {a}.{name} except all select * from {b}.{name})"
             ).fetchone()[0]
-            for a, b in (("inc", "full"), ("full", "inc"))
+            for a, b in (("inc", "fresh"), ("fresh", "inc"))
         )
         if one_way or other_way:
             differ[name] = (one_way, other_way)
