@@ -56,15 +56,16 @@ DOC = str(Path(__file__).with_name("credit_panorama.md"))
             type="string",
             description="Why the change is expected; kept in the audit and the manifest",
         ),
+        "full_refresh": Param(False, type="boolean", description="Stage every load afresh"),
     },
     tags=["panorama"],
 )
 def credit_panorama():
     @task(execution_timeout=task_timeout("list_feeds"))
     def list_feeds() -> list[str]:
-        from panorama.ops.arrival import due_feeds
+        from panorama.ops.runtime import feeds_due
 
-        return due_feeds(run_date(get_current_context())).due
+        return feeds_due(get_current_context(), SETTINGS)
 
     @task.sensor(
         mode="reschedule",
@@ -102,10 +103,9 @@ def credit_panorama():
 
     @task(pool=WRITER_POOL, execution_timeout=task_timeout("build_identity"))
     def build_identity(manifests: list[dict]) -> dict:
-        from panorama.pipeline import build_identity
+        from panorama.ops.runtime import build_identity_of_run
 
-        context = get_current_context()
-        return build_identity(run_date(context), context["run_id"])
+        return build_identity_of_run(get_current_context())
 
     @task(pool=WRITER_POOL, execution_timeout=task_timeout("resolve"))
     def resolve(identity: dict) -> dict:

@@ -30,6 +30,30 @@ class BuildFailed(RuntimeError):
     pass
 
 
+class BackfillRefused(RuntimeError):
+    """A logical date before the current publication's: refused, nothing is built."""
+
+
+def check_logical_date(ds: str, settings: Settings) -> None:
+    """Refuse a run whose logical date is before the current publication's.
+
+    Grade history (``risk.fct_risk_grade_history``), the spot-check snapshots and plans are kept
+    from publication to publication and only go forward in logical time: a build for an older
+    date would close periods at that date and open new ones over the later history. The same
+    date (a re-run) and any later one pass; after a rollback, the rolled-back-to version's date
+    counts."""
+    served = publishing.current_manifest(settings) or {}
+    last = served.get("logical_date")
+    if last and ds < last:
+        raise BackfillRefused(
+            f"logical date {ds} is before the current publication's {last} "
+            f"(version {served.get('version')}): grade history and spot-check plans only go "
+            "forward, so an older date is not built (a backfill or an old re-run would rewrite "
+            "later history); nothing was extracted, built or published. Run a date from "
+            f"{last} on, or roll back to a version of {ds} or earlier first."
+        )
+
+
 def run_dir(settings: Settings, run_id: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
     return settings.build_dir / "runs" / safe
@@ -95,9 +119,14 @@ def resolution_dir(settings: Settings, run_id: str) -> Path:
 
 
 def _dbt_build(settings: Settings, ds: str, run_id: str, selection: list[str], **kw) -> dict:
-    """``dbt build`` (no data tests: those belong to the audit) of one selection."""
+    """``dbt build`` (no data tests: those belong to the audit) of one selection; the dbt unit
+    tests too, unless the last publication's build ran the same project (build_identity)."""
+    excluded = ["test"]
+    state = run_dir(settings, run_id) / "raw_state.json"
+    if state.is_file() and json.loads(state.read_text("utf-8")).get("unit_tests", "run") != "run":
+        excluded.append("unit_test")
     result = run_dbt(
-        ["build", *selection, "--exclude-resource-type", "test"],
+        ["build", *selection, "--exclude-resource-type", *excluded],
         settings=settings,
         db_path=candidate_path(settings, run_id),
         run_dir=run_dir(settings, run_id),
@@ -111,11 +140,18 @@ def _dbt_build(settings: Settings, ds: str, run_id: str, selection: list[str], *
     return {"dbt_seconds": round(result.seconds, 2), "nodes": result.summary()}
 
 
-def build_identity(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+def build_identity(
+    ds: str, run_id: str, settings: Settings | None = None, full_refresh: bool = False
+) -> dict[str, Any]:
     """Start a candidate (a copy of the published file: grade history lives on) and build what
     identifier-based resolution needs. Unit tests run with their models: broken rules must not
-    build."""
+    build.
+
+    The staging of incremental kinds continues from the last publication's build when the raw
+    zone only grew since (``panorama.build.incremental``); ``full_refresh`` builds it from
+    every load instead (the kept history, grades and plans, lives on either way)."""
     settings = settings or get_settings()
+    check_logical_date(ds, settings)
     _prune_run_dirs(settings)
     rdir = run_dir(settings, run_id)
     if rdir.exists():
@@ -124,9 +160,39 @@ def build_identity(ds: str, run_id: str, settings: Settings | None = None) -> di
     started = time.monotonic()
     if settings.serving_path.exists():
         shutil.copyfile(settings.serving_path, candidate_path(settings, run_id))
+    staging = _carry_incremental_state(settings, run_id, full_refresh)
     copy_seconds = round(time.monotonic() - started, 2)
     out = _dbt_build(settings, ds, run_id, ["--select", IDENTITY_SELECTION])
-    return {"copy_seconds": copy_seconds, "seconds": round(time.monotonic() - started, 2), **out}
+    return {
+        "copy_seconds": copy_seconds,
+        "seconds": round(time.monotonic() - started, 2),
+        "incremental_staging": staging,
+        **out,
+    }
+
+
+def _carry_incremental_state(settings: Settings, run_id: str, full_refresh: bool) -> dict:
+    """Record what this build reads of the raw zone; unless ``full_refresh``, carry the staged
+    tables the last publication's build left that are still valid (per kind: why not)."""
+    from panorama.build import incremental
+
+    now = incremental.build_state(settings.raw_dir, settings.dbt_project_dir)
+    served_run = (publishing.current_manifest(settings) or {}).get("run_id")
+    now["unit_tests"] = "run"
+    if served_run and not full_refresh:
+        if incremental.unit_tests_passed_before(run_dir(settings, served_run), now):
+            now["unit_tests"] = f"passed in the build of {served_run}, same project"
+    incremental.write_raw_state(run_dir(settings, run_id), now)
+    if full_refresh:
+        return {kind: "full refresh" for kind in now["raw"]}
+    if not served_run:
+        return {kind: "nothing published" for kind in now["raw"]}
+    return incremental.carry_staged(
+        candidate_path(settings, run_id),
+        built_path(settings, served_run),
+        run_dir(settings, served_run),
+        now,
+    )
 
 
 def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:

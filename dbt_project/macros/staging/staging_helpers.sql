@@ -61,8 +61,17 @@
 {%- endmacro %}
 
 {#- One row per natural key (the record_id): the latest load wins; ties broken by feed, file
-    and row so the choice is the same on every run. Adds how many raw rows were collapsed. -#}
+    and row so the choice is the same on every run. Adds how many raw rows were collapsed.
+    In an incremental model (macros/staging/incremental.sql) the relation holds the new loads
+    only: their rows win over the staged ones, and the staged count is added. -#}
 {% macro dedupe_by_record_id(relation) -%}
+    {%- set merging = config.get('materialized') == 'incremental' and is_incremental() -%}
+    {%- if merging %}
+    select new_rows.* replace (
+        new_rows.n_deliveries + coalesce(staged.n_deliveries, 0) as n_deliveries
+    )
+    from (
+    {%- endif %}
     select
         *,
         count(*) over (partition by record_id) as n_deliveries
@@ -71,6 +80,10 @@
         partition by record_id
         order by load_date desc, loaded_at desc nulls last, feed, source_file, source_row
     ) = 1
+    {%- if merging %}
+    ) as new_rows
+    left join {{ this }} as staged on staged.record_id = new_rows.record_id
+    {%- endif %}
 {%- endmacro %}
 
 {#- Mask an ID-card number or other personal identifier: keep 3 leading and 2 trailing

@@ -86,3 +86,28 @@ def run_date(context: Any) -> str:
     if ds:
         return ds
     return context["dag_run"].run_after.date().isoformat()
+
+
+def feeds_due(context: Any, settings: Settings | None = None) -> list[str]:
+    """The feeds due on the run's date (``list_feeds``); a date before the current
+    publication's fails the task for good first (no retry, nothing lands): see
+    ``panorama.pipeline.check_logical_date``."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from panorama.ops.arrival import due_feeds
+    from panorama.pipeline import BackfillRefused, check_logical_date
+
+    ds = run_date(context)
+    try:
+        check_logical_date(ds, settings or get_settings())
+    except BackfillRefused as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return due_feeds(ds).due
+
+
+def build_identity_of_run(context: Any) -> dict:
+    """``build_identity`` of the run, with its ``full_refresh`` param."""
+    from panorama.pipeline import build_identity
+
+    full_refresh = bool((context.get("params") or {}).get("full_refresh"))
+    return build_identity(run_date(context), context["run_id"], full_refresh=full_refresh)

@@ -7,6 +7,14 @@ the rest of the dbt build) -> audit (dbt test + GX checkpoint) -> publish. The s
 extract run ``--runs`` times on the same raw zone (each run copies the previous publication, as
 the DAG does); medians are reported with the audit/build ratio (the gate's target: <= 20 %).
 Figures go to stdout and to ``<dir>/bench_pipeline.json``.
+
+    python -m panorama bench pipeline --entities 100000 --days 3
+
+A growth benchmark instead: a full first day (every delivery of the generated world landed and
+built), then ``--days`` following days, each with one day of deliveries
+(:mod:`panorama_dev.synth.daily`: new penalties, licences, complaints and changes, a fresh full
+registration list), each day timed whole (extract + build + audit + publish) and by stage. The
+last line reads ``days: <s1> <s2> ... <sN+1>`` (seconds per day, the full first day first).
 """
 
 from __future__ import annotations
@@ -80,6 +88,69 @@ def run(entities: int, runs: int, base_dir: Path, seed: int, ds: str) -> dict[st
     return result
 
 
+def _day(
+    ds: str, run_id: str, settings, *, full_refresh: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Land what ``ds`` brings and build, audit and publish it; each stage timed."""
+    from panorama import pipeline
+
+    from panorama_dev.local_platform import extract_all
+
+    times: dict[str, float] = {}
+    manifests, times["extract"] = _timed(extract_all, settings, ds, run_id)
+    refresh = {"full_refresh": True} if full_refresh else {}
+    _, times["build_identity"] = _timed(pipeline.build_identity, ds, run_id, settings, **refresh)
+    _, times["resolve"] = _timed(pipeline.resolve, ds, run_id, settings)
+    _, times["build_rest"] = _timed(pipeline.build, ds, run_id, settings)
+    _, times["audit"] = _timed(pipeline.audit, ds, run_id, settings)
+    _, times["publish"] = _timed(pipeline.publish, ds, run_id, manifests, settings)
+    times["day"] = round(sum(times.values()), 2)
+    return manifests, times
+
+
+def run_days(
+    entities: int, days: int, base_dir: Path, seed: int, ds: str, full_refresh: bool = False
+) -> dict[str, Any]:
+    """A full first day on ``ds``, then ``days`` following days of daily deliveries."""
+    import datetime as dt
+    import shutil
+
+    from panorama.settings import get_settings
+
+    from panorama_dev.local_platform import ensure_generated, forget_landed
+    from panorama_dev.synth import daily
+
+    settings = dataclasses.replace(get_settings(), data_dir=(base_dir / f"n{entities}").resolve())
+    result: dict[str, Any] = {"entities": entities, "days": days, "ds": ds, "seed": seed}
+    generated, seconds = _timed(ensure_generated, settings.data_dir, entities, seed, ds)
+    result["generate_s"] = seconds if generated else "reused"
+    daily.forget_days(settings.data_dir)
+    forget_landed(settings.data_dir)
+    for sub in ("serving", "build"):  # a first day starts from nothing published
+        shutil.rmtree(settings.data_dir / sub, ignore_errors=True)
+    first = dt.date.fromisoformat(ds)
+    per_day = []
+    for k in range(days + 1):
+        day = first + dt.timedelta(days=k)
+        delivered = daily.write_day(settings.data_dir, day, seed) if k else {}
+        _, times = _day(day.isoformat(), f"bench-day-{k}", settings, full_refresh=full_refresh)
+        per_day.append({"ds": day.isoformat(), "delivered": delivered, **times})
+        print(
+            f"  day {k + 1}/{days + 1} ({day}): " + ", ".join(f"{n} {t}s" for n, t in times.items())
+        )
+    result["per_day"] = per_day
+    result["day_s"] = [d["day"] for d in per_day]
+    if days:
+        following = result["day_s"][1:]
+        result["following_day_s_median"] = round(statistics.median(following), 2)
+        result["following_share_of_first"] = round(
+            result["following_day_s_median"] / result["day_s"][0], 3
+        )
+    result["peak_rss_mib_self"] = _rss_mib(resource.RUSAGE_SELF)
+    result["peak_rss_mib_children"] = _rss_mib(resource.RUSAGE_CHILDREN)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m panorama bench pipeline")
     p.add_argument("--entities", type=int, nargs="+", default=[100_000])
@@ -87,7 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20240101)
     p.add_argument("--date", default="2026-11-25")
     p.add_argument("--dir", type=Path, default=Path("/tmp/panorama-bench"))
+    p.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="growth benchmark: a full first day, then N days of daily deliveries",
+    )
+    p.add_argument(
+        "--full-refresh", action="store_true", help="with --days: rebuild every day from scratch"
+    )
     args = p.parse_args(argv)
+    if args.days is not None:
+        return _main_days(args)
     report = []
     for n in args.entities:
         print(f"pipeline benchmark: {n:,} entities, {args.runs} run(s) of build/audit/publish")
@@ -96,4 +178,19 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: v for k, v in r.items() if k != "row_counts"}, indent=2))
     args.dir.mkdir(parents=True, exist_ok=True)
     (args.dir / "bench_pipeline.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+def _main_days(args: argparse.Namespace) -> int:
+    report = []
+    line = ""
+    for n in args.entities:
+        print(f"pipeline growth benchmark: {n:,} entities, a full day then {args.days} day(s)")
+        r = run_days(n, args.days, args.dir, args.seed, args.date, args.full_refresh)
+        report.append(r)
+        print(json.dumps({k: v for k, v in r.items() if k != "per_day"}, indent=2))
+        line = "days: " + " ".join(f"{s:.2f}" for s in r["day_s"])
+    args.dir.mkdir(parents=True, exist_ok=True)
+    (args.dir / "bench_pipeline_days.json").write_text(json.dumps(report, indent=2), "utf-8")
+    print(line)
     return 0

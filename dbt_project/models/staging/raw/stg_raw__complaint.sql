@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {#- 12315 投诉举报 (complaint), incremental delivery: every load adds records. Natural key
     (record_id): complaint number.
 
@@ -7,6 +15,7 @@ with
 source as (
 
     select * from {{ source('raw', 'complaint') }}
+    {{ new_loads_only() }}
 
 ),
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {#- 信用修复 (credit_repair), incremental delivery: every load adds records. Natural key
     (record_id): the repair decision number and the repaired penalty's decision number. -#}
 with
@@ -5,6 +13,7 @@ with
 source as (
 
     select * from {{ source('raw', 'credit_repair') }}
+    {{ new_loads_only() }}
 
 ),
 

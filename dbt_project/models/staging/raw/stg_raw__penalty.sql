@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {#- 行政处罚 (penalty), incremental delivery: every load adds records. Natural key (record_id):
     decision number and party name key. -#}
 with
@@ -5,6 +13,7 @@ with
 source as (
 
     select * from {{ source('raw', 'penalty') }}
+    {{ new_loads_only() }}
 
 ),
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {#- 变更登记 (registration_change), incremental delivery: every load adds records. Natural key
     (record_id): the entity's code, change date, item, values before and after. -#}
 with
@@ -5,6 +13,7 @@ with
 source as (
 
     select * from {{ source('raw', 'registration_change') }}
+    {{ new_loads_only() }}
 
 ),
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {#- 双随机抽查结果 (spot_check), incremental delivery: every load adds records. Natural key
     (record_id): task, the party's code (or name key), check date and inspectors. -#}
 with
@@ -5,6 +13,7 @@ with
 source as (
 
     select * from {{ source('raw', 'spot_check') }}
+    {{ new_loads_only() }}
 
 ),
 
