@@ -102,10 +102,13 @@ def credit_panorama():
 
     @task(pool=WRITER_POOL, execution_timeout=task_timeout("build_identity"))
     def build_identity(manifests: list[dict]) -> dict:
+        from panorama.ingest.rawzone import apply_lifecycle
         from panorama.pipeline import build_identity
 
         context = get_current_context()
-        return build_identity(run_date(context), context["run_id"])
+        # the raw zone's retention and compaction first: the build reads only what it needs
+        raw_zone = apply_lifecycle()
+        return {**build_identity(run_date(context), context["run_id"]), "raw_zone": raw_zone}
 
     @task(pool=WRITER_POOL, execution_timeout=task_timeout("resolve"))
     def resolve(identity: dict) -> dict:
