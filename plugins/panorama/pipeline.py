@@ -131,8 +131,9 @@ def build_identity(ds: str, run_id: str, settings: Settings | None = None) -> di
 
 def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
     """Probabilistic matching (Splink) of the records identifiers could not resolve; the
-    trained model is kept with the run."""
-    from panorama.build.resolution import match_unresolved
+    trained model is kept with the run, and in ``matcher_model_dir`` for the next runs, which
+    reuse it until a retrain is due."""
+    from panorama.build.resolution import RetrainPolicy, match_unresolved
 
     settings = settings or get_settings()
     return match_unresolved(
@@ -140,6 +141,9 @@ def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str,
         resolution_dir(settings, run_id),
         run_dir(settings, run_id) / "resolution_model",
         memory_limit=settings.duckdb_memory_limit,
+        kept_model_dir=settings.matcher_model_dir,
+        as_of=ds,
+        policy=RetrainPolicy(settings.matcher_retrain_days, settings.matcher_max_rate_drift),
     )
 
 
