@@ -102,13 +102,10 @@ def credit_panorama():
 
     @task(pool=WRITER_POOL, execution_timeout=task_timeout("build_identity"))
     def build_identity(manifests: list[dict]) -> dict:
-        from panorama.ingest.rawzone import apply_lifecycle
-        from panorama.pipeline import build_identity
+        from panorama.pipeline import retain_and_build_identity
 
         context = get_current_context()
-        # the raw zone's retention and compaction first: the build reads only what it needs
-        raw_zone = apply_lifecycle()
-        return {**build_identity(run_date(context), context["run_id"]), "raw_zone": raw_zone}
+        return retain_and_build_identity(run_date(context), context["run_id"])
 
     @task(pool=WRITER_POOL, execution_timeout=task_timeout("resolve"))
     def resolve(identity: dict) -> dict:

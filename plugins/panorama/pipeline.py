@@ -129,6 +129,18 @@ def build_identity(ds: str, run_id: str, settings: Settings | None = None) -> di
     return {"copy_seconds": copy_seconds, "seconds": round(time.monotonic() - started, 2), **out}
 
 
+def retain_and_build_identity(
+    ds: str, run_id: str, settings: Settings | None = None
+) -> dict[str, Any]:
+    """The DAG's ``build_identity`` task: the raw zone's retention and compaction first
+    (``feeds/README.md``, "Raw-zone lifecycle"), so the build reads only what it needs."""
+    from panorama.ingest.rawzone import apply_lifecycle
+
+    settings = settings or get_settings()
+    raw_zone = apply_lifecycle(settings)
+    return {**build_identity(ds, run_id, settings), "raw_zone": raw_zone}
+
+
 def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
     """Probabilistic matching (Splink) of the records identifiers could not resolve; the
     trained model is kept with the run, and in ``matcher_model_dir`` for the next runs, which
