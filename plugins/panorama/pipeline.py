@@ -195,10 +195,25 @@ def _carry_incremental_state(settings: Settings, run_id: str, full_refresh: bool
     )
 
 
+def retain_and_build_identity(
+    ds: str, run_id: str, settings: Settings | None = None, full_refresh: bool = False
+) -> dict[str, Any]:
+    """The DAG's ``build_identity`` task: the raw zone's retention and compaction first
+    (``feeds/README.md``, "Raw-zone lifecycle"), so the build reads only what it needs."""
+    from panorama.ingest.rawzone import apply_lifecycle
+
+    settings = settings or get_settings()
+    check_logical_date(ds, settings)
+    raw_zone = apply_lifecycle(settings)
+    identity = build_identity(ds, run_id, settings, full_refresh=full_refresh)
+    return {**identity, "raw_zone": raw_zone}
+
+
 def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str, Any]:
     """Probabilistic matching (Splink) of the records identifiers could not resolve; the
-    trained model is kept with the run."""
-    from panorama.build.resolution import match_unresolved
+    trained model is kept with the run, and in ``matcher_model_dir`` for the next runs, which
+    reuse it until a retrain is due."""
+    from panorama.build.resolution import RetrainPolicy, match_unresolved
 
     settings = settings or get_settings()
     return match_unresolved(
@@ -206,6 +221,9 @@ def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str,
         resolution_dir(settings, run_id),
         run_dir(settings, run_id) / "resolution_model",
         memory_limit=settings.duckdb_memory_limit,
+        kept_model_dir=settings.matcher_model_dir,
+        as_of=ds,
+        policy=RetrainPolicy(settings.matcher_retrain_days, settings.matcher_max_rate_drift),
     )
 
 

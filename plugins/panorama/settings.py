@@ -11,6 +11,9 @@ This module is the only one that reads them:
   a development key when it is not set);
 - ``PANORAMA_CREDIT_CODE_KEY``: the key of the public credit codes (信用码, read by dbt in
   ``pub_credit_code``; a development key when it is not set);
+- ``PANORAMA_MATCHER_RETRAIN_DAYS`` (default 30) and ``PANORAMA_MATCHER_MAX_RATE_DRIFT`` (default
+  0.05): the probabilistic matcher's kept model is trained again when it is that many days old
+  or the share of records it links moved that much;
 - ``PANORAMA_DS``: the logical date a command uses when none is given (default yesterday);
 - ``PANORAMA_POSTGRES_CONN_ID``: the Airflow connection of the PostgreSQL publication target
   (unset: publications go to the DuckDB files only).
@@ -116,6 +119,8 @@ class Settings:
     default_ds: str | None = None
     postgres_conn_id: str | None = None
     ops: OpsSettings = field(default_factory=OpsSettings)
+    matcher_retrain_days: int = 30
+    matcher_max_rate_drift: float = 0.05
 
     @property
     def logical_date(self) -> str:
@@ -126,6 +131,11 @@ class Settings:
     def landing_dir(self) -> Path:
         """Where department deliveries arrive (file drops; the demo generator writes here)."""
         return self.data_dir / "landing"
+
+    @property
+    def matcher_model_dir(self) -> Path:
+        """The probabilistic matcher's kept model (reused by the runs until a retrain is due)."""
+        return self.data_dir / "resolution_model"
 
     @property
     def raw_dir(self) -> Path:
@@ -199,4 +209,6 @@ def get_settings() -> Settings:
         default_ds=os.environ.get("PANORAMA_DS") or None,
         postgres_conn_id=os.environ.get("PANORAMA_POSTGRES_CONN_ID") or None,
         ops=_ops_from_env(),
+        matcher_retrain_days=_positive_int("PANORAMA_MATCHER_RETRAIN_DAYS", 30),
+        matcher_max_rate_drift=float(os.environ.get("PANORAMA_MATCHER_MAX_RATE_DRIFT") or 0.05),
     )

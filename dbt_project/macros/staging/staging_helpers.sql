@@ -36,13 +36,14 @@
 
 {#- Lineage columns every staged record carries, from the raw zone contract. `data_issues`:
     the JSON list of the record's non-key fields set to null or cleaned at extraction
-    (`_issues`; null when clean, and in raw files written before the column existed). -#}
+    (`_issues`; null when clean, and in raw files written before the column existed).
+    `load_date`: the partition's, or `_load_date` in a compacted month partition. -#}
 {% macro lineage_columns() -%}
     _feed as feed,
     _source_file as source_file,
     cast(_source_row as bigint) as source_row,
     _batch_id as batch_id,
-    cast(load_date as date) as load_date,
+    cast(coalesce(_load_date, cast(load_date as varchar)) as date) as load_date,
     {{ dbt.safe_cast('_loaded_at', api.Column.translate_type('timestamp')) }} as loaded_at,
     _extras as extras,
     _issues as data_issues

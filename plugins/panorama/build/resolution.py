@@ -13,7 +13,11 @@ name an entity is or was known by). Output, under ``out_dir`` (the dbt source
 - ``review/review.parquet``: the grey zone (``review_floor`` <= p < ``threshold``), up to
   three candidate entities per record with their probabilities, for a person to decide.
 
-The trained model (Splink JSON) is saved in ``model_dir``.
+The trained model (Splink JSON) is saved in ``model_dir``. With ``kept_model_dir`` it is also
+kept between runs and reused without training until a retrain is due (:class:`RetrainPolicy`:
+age by logical date, drift of the share of records linked, changed comparisons); a reused model
+scores only the records that are new or whose inputs changed, the others keep their outcome
+(``scored_records.parquet`` / ``scored_posterior.parquet`` beside the kept model).
 
 Comparisons are made for Chinese names: full-width characters folded, punctuation and
 brackets dropped; the *core* of a name is the name without the province, city and division
@@ -84,6 +88,12 @@ M_FLOOR = 0.002
 EM_MAX_PAIRS = 2e6
 # Pairs scored below this match weight are dropped (they change no posterior that matters).
 MIN_MATCH_WEIGHT = -10.0
+# Term-frequency adjustments on the name: agreeing on a core name (or full name) that many
+# entities and records share is weaker evidence than agreeing on a rare one, so a consumer's
+# 鑫源超市 does not link to the one 鑫源 entity the blocking found among many. The u of such a
+# level is the value's frequency in the records and the register, floored at TF_MINIMUM_U.
+TERM_FREQUENCIES = True
+TF_MINIMUM_U = 1e-6
 # Significant digits the trained m and u probabilities keep (see _settle).
 PARAMETER_DIGITS = 9
 
@@ -92,6 +102,18 @@ REVIEW_SUBDIR = "review"
 MATCHES_FILE = "matches.parquet"
 REVIEW_FILE = "review.parquet"
 MODEL_FILE = "resolution_model.json"
+KEPT_META_FILE = "resolution_model_meta.json"
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    """When the kept model is trained again instead of reused: it is ``every_days`` old (by
+    logical date), the share of records it links moved more than ``max_rate_drift`` from the
+    share at training, the comparisons of the code changed, or there is no kept model."""
+
+    every_days: int = 30
+    max_rate_drift: float = 0.05
+
 
 _FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 _HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
@@ -115,8 +137,10 @@ class MatchOutcome:
     review_path: str
     model_path: str | None
     seconds: dict[str, float] = field(default_factory=dict)
-    training: str = "em"
+    training: str = "em"  # em | prior (EM failed) | reused (the kept model) | none
     splink_version: str = ""
+    retrain_reason: str | None = None
+    records_scored: int = 0  # records scored by this run (the others kept their outcome)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -289,12 +313,20 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
                 m_probability=department_share * DEPARTMENT_NAME_AGREEMENT, fix_m_probability=True
             ),
             cll.ExactMatchLevel("name_full").configure(
-                label_for_charts="full name equal", m_probability=0.3
+                label_for_charts="full name equal",
+                m_probability=0.3,
+                tf_adjustment_column="name_full" if TERM_FREQUENCIES else None,
             ),
             cll.CustomLevel(
                 "name_core_l = name_core_r and length(name_core_l) >= 2",
                 "core name equal",
-            ).configure(m_probability=0.4),
+            ).configure(
+                m_probability=0.4,
+                tf_adjustment_column="name_core" if TERM_FREQUENCIES else None,
+                tf_minimum_u_value=TF_MINIMUM_U,
+                # the level's own u is the average a frequency is compared with
+                disable_tf_exact_match_detection=True,
+            ),
             cll.CustomLevel(
                 "(length(name_core_r) >= 3 and contains(name_full_l, name_core_r)) "
                 "or (length(name_core_l) >= 3 and contains(name_full_r, name_core_l))",
@@ -459,9 +491,15 @@ def match_unresolved(
     divisions_csv: Path | None = None,
     memory_limit: str | None = None,
     threads: int | None = None,
+    kept_model_dir: Path | None = None,
+    as_of: str | None = None,
+    policy: RetrainPolicy | None = None,
 ) -> dict[str, Any]:
     """Match the candidate's unmatched records to registered entities; write the matches,
-    the review list and the model. ``candidate_db`` is opened read-only."""
+    the review list and the model. ``candidate_db`` is opened read-only.
+
+    With ``kept_model_dir`` the trained model is kept there between runs and reused (no
+    training) until ``policy`` says a retrain is due on the logical date ``as_of``."""
     import duckdb
     import splink
     from splink import DuckDBAPI, Linker
@@ -532,37 +570,49 @@ def match_unresolved(
         "create or replace table resolution_scored (unique_id_l varchar, unique_id_r varchar, "
         "entity_id varchar, is_registered boolean, match_weight double)"
     )
+    con.execute(f"create or replace table resolution_reused as {_POSTERIOR_EMPTY}")
+    reused = 0
+    policy = policy or RetrainPolicy()
+    kept = _load_kept(kept_model_dir) if kept_model_dir is not None else None
+    fingerprint = _fingerprint(settings)
+    retrain = _retrain_reason(kept, fingerprint, as_of, policy)
     if n_records and n_names:
         db_api = DuckDBAPI(connection=con)
         left = db_api.register("resolution_records", table_name="records")
         right = db_api.register("resolution_registry", table_name="registry")
-        linker = Linker([left, right], settings, log_level=logging.WARNING)
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-        lap("train_u")
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                "l.division = r.division and l.address_norm = r.address_norm",
-                fix_u_probabilities=True,
-                max_pairs=EM_MAX_PAIRS,
+        if retrain is None:
+            # the kept model as it was trained (its prior too): the same version until a retrain
+            model = kept[0]
+            training = "reused"
+            reused = _reuse_scores(con, kept_model_dir, kept[1]["model_version"])
+            if reused < n_records:
+                _finish_results(con)
+                todo = db_api.register("resolution_records_todo", table_name="records_todo")
+                linker = Linker([todo, right], model, log_level=logging.WARNING)
+                full = Linker([left, right], model, log_level=logging.WARNING)
+                for column in _tf_columns(model):  # frequencies over every record
+                    tf = full.table_management.compute_tf_table(column)
+                    linker.table_management.register_term_frequency_lookup(tf, column)
+                _predict(con, linker)
+            lap("predict")
+            rate = _posterior(con, threshold) / max(n_records, 1)
+            if abs(rate - kept[1].get("match_rate", rate)) > policy.max_rate_drift:
+                retrain = f"match rate drift {kept[1].get('match_rate')} -> {rate:.4f}"
+                con.execute("delete from resolution_scored").fetchall()
+                con.execute("delete from resolution_reused").fetchall()
+                reused = 0
+        if retrain is not None:
+            log.info("probabilistic matching: training the model (%s)", retrain)
+            _finish_results(con)
+            model, training = _train(
+                Linker([left, right], settings, log_level=logging.WARNING), seed, lap
             )
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                "l.division = r.division and l.name_core = r.name_core",
-                fix_u_probabilities=True,
-                max_pairs=EM_MAX_PAIRS,
-            )
-        except Exception as exc:  # noqa: BLE001 - Splink raises bare Exceptions on EM failure
-            log.warning("EM training did not converge, scoring with the starting m values: %s", exc)
-            training = "prior"
-        lap("train_em")
-        model = _settle(_floor_m(linker.misc.save_model_to_json()))
+            _finish_results(con)
+            _predict(con, Linker([left, right], model, log_level=logging.WARNING))
+            lap("predict")
+        _finish_results(con)
         linker = Linker([left, right], model, log_level=logging.WARNING)
         model = linker.misc.save_model_to_json(str(model_path), overwrite=True)
-        pairs = linker.inference.predict(threshold_match_weight=MIN_MATCH_WEIGHT)
-        con.execute(
-            f"insert into resolution_scored select unique_id_l, unique_id_r, entity_id_r, "
-            f"is_registered_r, match_weight from {pairs.physical_name}"
-        )
-        lap("predict")
     else:
         model = settings.create_settings_dict("duckdb")
         model_path = None
@@ -570,36 +620,22 @@ def match_unresolved(
     model_version = _model_version(model)
     n_pairs = con.execute("select count(*) from resolution_scored").fetchone()[0]
 
-    # Posterior over each record's candidate entities: at most one of them is the record's
-    # entity, none with prior 1 - MATCHABLE_SHARE. Match weights are log2 odds.
-    none_w = math.log2(1 - MATCHABLE_SHARE)
-    con.execute(
-        f"""
-        create or replace table resolution_posterior as
-        with per_entity as (
-            select unique_id_l as record_id, entity_id, is_registered,
-                   least(greatest(max(match_weight), -60), 60) as w
-            from resolution_scored
-            group by all
-        ),
-        normed as (
-            select *, greatest(max(w) over (partition by record_id), {none_w}) as top
-            from per_entity
-        ),
-        -- summed in entity order: a floating-point sum in no fixed order differs between runs
-        totals as (
-            select record_id, list_sum(list(pow(2, w - top) order by entity_id)) as total
-            from normed
-            group by record_id
+    n_above_posterior = _posterior(con, threshold)
+    if kept_model_dir is not None and model_path is not None:
+        _save_scores(con, kept_model_dir, model_version)
+    # only a model EM trained is kept: one scored with the starting values is tried again
+    if kept_model_dir is not None and training == "em" and retrain is not None:
+        _save_kept(
+            kept_model_dir,
+            model,
+            {
+                "trained_on": as_of,
+                "reason": retrain,
+                "match_rate": round(n_above_posterior / max(n_records, 1), 6),
+                "fingerprint": fingerprint,
+                "model_version": _model_version(model),
+            },
         )
-        select record_id, entity_id, is_registered, w as match_weight,
-            pow(2, w - top) / (pow(2, {none_w} - top) + totals.total) as match_probability,
-            row_number() over (
-                partition by record_id order by w desc, entity_id) as candidate_rank
-        from normed
-        inner join totals using (record_id)
-        """
-    )
     version = _sql_str(model_version)
     n_matched = _write_parquet(
         con,
@@ -651,6 +687,8 @@ def match_unresolved(
         seconds=seconds,
         training=training,
         splink_version=splink.__version__,
+        retrain_reason=retrain if training != "reused" else None,
+        records_scored=n_records - reused,
     )
     log.info(
         "probabilistic matching: %d records, %d linked (p >= %s), %d to review, %d pairs, %.1fs",
@@ -662,3 +700,222 @@ def match_unresolved(
         seconds["total"],
     )
     return outcome.to_dict()
+
+
+def _train(linker: Any, seed: int, lap: Any) -> tuple[dict[str, Any], str]:
+    """u by random sampling, m by EM on two blockings; the settled model and how it was made."""
+    training = "em"
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    lap("train_u")
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            "l.division = r.division and l.address_norm = r.address_norm",
+            fix_u_probabilities=True,
+            max_pairs=EM_MAX_PAIRS,
+        )
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            "l.division = r.division and l.name_core = r.name_core",
+            fix_u_probabilities=True,
+            max_pairs=EM_MAX_PAIRS,
+        )
+    except Exception as exc:  # noqa: BLE001 - Splink raises bare Exceptions on EM failure
+        log.warning("EM training did not converge, scoring with the starting m values: %s", exc)
+        training = "prior"
+    lap("train_em")
+    return _settle(_floor_m(linker.misc.save_model_to_json())), training
+
+
+def _finish_results(con: Any) -> None:
+    """Complete any result left open on the connection: Splink's queries refuse to start while
+    one is (DuckDB: "connection has an unfinished result")."""
+    con.execute("select 1").fetchall()
+
+
+def _predict(con: Any, linker: Any) -> None:
+    pairs = linker.inference.predict(threshold_match_weight=MIN_MATCH_WEIGHT)
+    con.execute(
+        f"insert into resolution_scored select unique_id_l, unique_id_r, entity_id_r, "
+        f"is_registered_r, match_weight from {pairs.physical_name}"
+    ).fetchall()
+
+
+def _posterior(con: Any, threshold: float) -> int:
+    """``resolution_posterior`` from ``resolution_scored``; returns the records whose best
+    registered entity reaches ``threshold``."""
+    # Posterior over each record's candidate entities: at most one of them is the record's
+    # entity, none with prior 1 - MATCHABLE_SHARE. Match weights are log2 odds.
+    none_w = math.log2(1 - MATCHABLE_SHARE)
+    con.execute(
+        f"""
+        create or replace table resolution_posterior as
+        with per_entity as (
+            select unique_id_l as record_id, entity_id, is_registered,
+                   least(greatest(max(match_weight), -60), 60) as w
+            from resolution_scored
+            group by all
+        ),
+        normed as (
+            select *, greatest(max(w) over (partition by record_id), {none_w}) as top
+            from per_entity
+        ),
+        -- summed in entity order: a floating-point sum in no fixed order differs between runs
+        totals as (
+            select record_id, list_sum(list(pow(2, w - top) order by entity_id)) as total
+            from normed
+            group by record_id
+        )
+        select record_id, entity_id, is_registered, w as match_weight,
+            pow(2, w - top) / (pow(2, {none_w} - top) + totals.total) as match_probability,
+            row_number() over (
+                partition by record_id order by w desc, entity_id) as candidate_rank
+        from normed
+        inner join totals using (record_id)
+        """
+    )
+    con.execute("insert into resolution_posterior select * from resolution_reused").fetchall()
+    return con.execute(
+        "select count(*) from resolution_posterior "
+        f"where candidate_rank = 1 and is_registered and match_probability >= {threshold}"
+    ).fetchone()[0]
+
+
+def _fingerprint(settings: Any) -> str:
+    """The model's structure (comparison levels, term-frequency columns and blockings, not
+    their probabilities): a kept model trained for other comparisons is not reused."""
+    spec = settings.create_settings_dict("duckdb")
+    shape = {
+        "comparisons": [
+            [
+                {k: v for k, v in lv.items() if k not in ("m_probability", "u_probability")}
+                for lv in c["comparison_levels"]
+            ]
+            for c in spec["comparisons"]
+        ],
+        "blocking": spec.get("blocking_rules_to_generate_predictions"),
+    }
+    return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _load_kept(kept_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    try:
+        model = json.loads((kept_dir / MODEL_FILE).read_text(encoding="utf-8"))
+        meta = json.loads((kept_dir / KEPT_META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return model, meta
+
+
+def _save_kept(kept_dir: Path, model: dict[str, Any], meta: dict[str, Any]) -> None:
+    """The model, then its metadata, each written atomically (the metadata last: a kept model
+    without metadata is not reused)."""
+    kept_dir.mkdir(parents=True, exist_ok=True)
+    for name, doc in ((MODEL_FILE, model), (KEPT_META_FILE, meta)):
+        tmp = kept_dir / (name + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, kept_dir / name)
+
+
+def _retrain_reason(
+    kept: tuple[dict[str, Any], dict[str, Any]] | None,
+    fingerprint: str,
+    as_of: str | None,
+    policy: RetrainPolicy,
+) -> str | None:
+    """Why the model is trained on this run, or None: the kept model is reused."""
+    if kept is None:
+        return "no kept model"
+    meta = kept[1]
+    if meta.get("fingerprint") != fingerprint:
+        return "comparisons changed"
+    trained_on = meta.get("trained_on")
+    if as_of is None or trained_on is None:
+        return "no logical date to age the kept model by"
+    from datetime import date
+
+    age = (date.fromisoformat(as_of) - date.fromisoformat(trained_on)).days
+    if age >= policy.every_days or age < 0:
+        return f"kept model trained on {trained_on}, {age} day(s) before {as_of}"
+    return None
+
+
+_POSTERIOR_EMPTY = (
+    "select null::varchar as record_id, null::varchar as entity_id, null::boolean as "
+    "is_registered, null::double as match_weight, null::double as match_probability, "
+    "null::bigint as candidate_rank where false"
+)
+SCORED_RECORDS_FILE = "scored_records.parquet"
+SCORED_POSTERIOR_FILE = "scored_posterior.parquet"
+
+
+def _tf_columns(model: dict[str, Any]) -> list[str]:
+    return sorted(
+        {
+            lv["tf_adjustment_column"]
+            for c in model["comparisons"]
+            for lv in c["comparison_levels"]
+            if lv.get("tf_adjustment_column")
+        }
+    )
+
+
+def _input_hashes_sql() -> str:
+    return (
+        "select unique_id as record_id, md5(cast(t as varchar)) as input_hash "
+        "from resolution_records as t"
+    )
+
+
+def _reuse_scores(con: Any, kept_dir: Path, model_version: str) -> int:
+    """Records scored before by the same model whose inputs did not change, and whose
+    candidate entities are all still registered, keep their outcome (``resolution_reused``);
+    the others go to ``resolution_records_todo`` to be scored. Returns how many are kept."""
+    records, posterior = kept_dir / SCORED_RECORDS_FILE, kept_dir / SCORED_POSTERIOR_FILE
+    if records.is_file() and posterior.is_file():
+        con.execute(
+            f"""
+            create or replace table resolution_reusable as
+            with now as ({_input_hashes_sql()}),
+            before as (
+                select record_id, input_hash from read_parquet('{records}')
+                where model_version = {_sql_str(model_version)}
+            ),
+            gone as (
+                select distinct p.record_id from read_parquet('{posterior}') as p
+                anti join resolution_registry as r using (entity_id)
+            )
+            select record_id from now inner join before using (record_id, input_hash)
+            anti join gone using (record_id)
+            """
+        )
+        con.execute(
+            f"insert into resolution_reused select p.* from read_parquet('{posterior}') as p "
+            "semi join resolution_reusable using (record_id)"
+        ).fetchall()
+    else:
+        con.execute("create or replace table resolution_reusable (record_id varchar)")
+    con.execute(
+        "create or replace table resolution_records_todo as select * from resolution_records "
+        "where unique_id not in (select record_id from resolution_reusable)"
+    )
+    return con.execute("select count(*) from resolution_reusable").fetchone()[0]
+
+
+def _save_scores(con: Any, kept_dir: Path, model_version: str) -> None:
+    """What this run scored, for the next runs: every record's input hash and the best
+    candidates of each (enough for the matches and the review list)."""
+    kept_dir.mkdir(parents=True, exist_ok=True)
+    version = _sql_str(model_version)
+    for name, query in (
+        (
+            SCORED_RECORDS_FILE,
+            f"select *, {version} as model_version from ({_input_hashes_sql()}) order by all",
+        ),
+        (
+            SCORED_POSTERIOR_FILE,
+            "select * from resolution_posterior "
+            f"where candidate_rank <= {REVIEW_CANDIDATES} order by record_id, candidate_rank",
+        ),
+    ):
+        tmp = kept_dir / (name + ".tmp")
+        con.execute(f"copy ({query}) to '{tmp}' (format parquet, compression zstd)")
+        os.replace(tmp, kept_dir / name)

@@ -143,6 +143,22 @@ class ArrivalSpec(_Model):
     )
 
 
+class RetentionSpec(_Model):
+    """What the raw zone keeps of the feed's loads (``feeds/README.md``, "Raw-zone lifecycle")."""
+
+    history: Literal["month_end", "all", "none"] = Field(
+        "month_end",
+        description="full deliveries: earlier loads archived besides the latest (month_end: the "
+        "last load of each month; every load; none) - the load before the latest always is",
+    )
+    history_months: int | None = Field(
+        13, ge=1, description="full deliveries: archived month-end loads kept for this many months"
+    )
+    compact: Literal["month", "none"] = Field(
+        "month", description="incremental deliveries: daily partitions merged into one per month"
+    )
+
+
 class ExpectedRows(_Model):
     min: int = Field(0, ge=0)
     max: int | None = Field(None, ge=0)
@@ -193,6 +209,7 @@ class FeedSpec(_Model):
     # unmapped column, but not reported as schema drift.
     known_unmapped: list[str] = Field(default_factory=list)
     expected_rows: ExpectedRows = ExpectedRows()
+    retention: RetentionSpec = RetentionSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedSpec:

@@ -106,8 +106,11 @@ def feeds_due(context: Any, settings: Settings | None = None) -> list[str]:
 
 
 def build_identity_of_run(context: Any) -> dict:
-    """``build_identity`` of the run, with its ``full_refresh`` param."""
-    from panorama.pipeline import build_identity
+    """``build_identity`` of the run, with its ``full_refresh`` param, after the raw zone's
+    retention and compaction (``pipeline.retain_and_build_identity``)."""
+    from panorama.pipeline import retain_and_build_identity
 
     full_refresh = bool((context.get("params") or {}).get("full_refresh"))
-    return build_identity(run_date(context), context["run_id"], full_refresh=full_refresh)
+    return retain_and_build_identity(
+        run_date(context), context["run_id"], full_refresh=full_refresh
+    )
