@@ -256,15 +256,21 @@ def write_served(
     return Written(dict(sorted(counts.items())), columns)
 
 
-def parquet_tables(root: Path) -> list[tuple[str, str]]:
-    """``(schema, table)`` of the Parquet marts under ``root``: one folder of Parquet files per
-    table, ``<schema>/<table>/*.parquet`` (a Spark build's layout; ``<schema>.db`` is read as
-    ``<schema>``). Sorted, like :func:`build_tables`."""
-    found = []
+def parquet_folders(root: Path) -> dict[tuple[str, str], Path]:
+    """The Parquet marts under ``root`` by ``(schema, table)``, sorted: one folder of Parquet
+    files per table, ``<schema>/<table>/*.parquet`` (a Spark build's layout; ``<schema>.db``
+    is read as ``<schema>``)."""
+    found = {}
     for folder in sorted(p for p in root.glob("*/*") if p.is_dir()):
         if any(folder.glob("*.parquet")):
-            found.append((folder.parent.name.removesuffix(".db"), folder.name))
-    return sorted(found)
+            found[(folder.parent.name.removesuffix(".db"), folder.name)] = folder
+    return dict(sorted(found.items()))
+
+
+def parquet_tables(root: Path) -> list[tuple[str, str]]:
+    """``(schema, table)`` of the Parquet marts under ``root`` (see :func:`parquet_folders`),
+    sorted like :func:`build_tables`."""
+    return list(parquet_folders(root))
 
 
 def parquet_views(target: Path, tables: dict[tuple[str, str], Path]) -> None:

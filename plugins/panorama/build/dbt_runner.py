@@ -33,6 +33,8 @@ from panorama.settings import Settings
 log = logging.getLogger(__name__)
 
 RESOLUTION_SUBDIR = "resolution"
+# The spark engine's build in a run folder: warehouse/<schema>.db/<table>/*.parquet
+SPARK_SUBDIR = "spark"
 PARSE_STATE = "partial_parse.msgpack"
 PARSE_CACHE_SUBDIR = "dbt_parse"
 PARSE_CACHE_KEEP = 8  # kinds of call whose parse is kept (each logical date makes new ones)
@@ -118,6 +120,7 @@ def run_dbt(
         str(run_dir / "dbt_logs"),
         "--vars",
         json.dumps(dbt_vars),
+        *(["--target", "spark"] if settings.engine == "spark" else []),
     ]
     workdir = db_path.parent
     # Paths relative to the working directory, the candidate's folder: the same text for every
@@ -134,6 +137,9 @@ def run_dbt(
         "DO_NOT_TRACK": "1",
         "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
     }
+    if settings.engine == "spark":  # the Spark build's Parquet tables and catalogue
+        env["PANORAMA_SPARK_DIR"] = _relative(run_dir / SPARK_SUBDIR, workdir)
+        env["PANORAMA_SPARK_MASTER"] = settings.spark_master
     # Python models import the package: the copy this process runs
     env["PYTHONPATH"] = _package_path(env.get("PYTHONPATH"))
     if settings.person_hash_key:
@@ -154,6 +160,11 @@ def run_dbt(
     if results_path.exists():
         shutil.copyfile(results_path, run_dir / f"run_results_{args[0]}.json")
     return result
+
+
+def spark_warehouse(run_dir: Path) -> Path:
+    """Where the spark engine's build of a run writes its tables (``<schema>.db/<table>/``)."""
+    return run_dir / SPARK_SUBDIR / "warehouse"
 
 
 def _relative(path: Path, start: Path) -> str:

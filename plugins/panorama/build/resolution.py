@@ -267,15 +267,42 @@ def _prepare_sql(divisions: list[tuple[str, str]]) -> tuple[str, str]:
     return records, registry
 
 
-def _settings(prior: float, seed: int, department_share: float) -> Any:
+def _utf8_bytes(expr: str, dialect: str) -> str:
+    """``expr`` as DuckDB's string functions see it, one character per UTF-8 byte: DuckDB's
+    levenshtein and jaro-winkler count bytes, Spark's count characters."""
+    return expr if dialect == "duckdb" else f"decode(encode({expr}, 'UTF-8'), 'ISO-8859-1')"
+
+
+def _engine_sql(dialect: str) -> dict[str, str]:
+    """The comparison expressions that are spelled differently on each engine (the same
+    values on both: a level is the same level whatever the engine)."""
+    b = _utf8_bytes
+    if dialect == "duckdb":
+        jaccard = (
+            "len(list_intersect(core_bigrams_l, core_bigrams_r)) / "
+            "len(list_distinct(list_concat(core_bigrams_l, core_bigrams_r)))"
+        )
+    else:
+        jaccard = (
+            "size(array_intersect(core_bigrams_l, core_bigrams_r)) / "
+            "size(array_distinct(concat(core_bigrams_l, core_bigrams_r)))"
+        )
+    jaro = "jaro_winkler_similarity" if dialect == "duckdb" else "jaro_winkler"
+    return {
+        "jaccard": jaccard,
+        "levenshtein": f"levenshtein({b('name_core_l', dialect)}, {b('name_core_r', dialect)})",
+        "jaro_winkler": f"{jaro}({b('address_norm_l', dialect)}, {b('address_norm_r', dialect)})",
+    }
+
+
+def _settings(prior: float, seed: int, department_share: float, dialect: str = "duckdb") -> Any:
+    """The model's settings; ``dialect`` (duckdb | spark) spells the custom levels' SQL."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
-    jaccard = (
-        "len(list_intersect(core_bigrams_l, core_bigrams_r)) / "
-        "len(list_distinct(list_concat(core_bigrams_l, core_bigrams_r)))"
-    )
+    sql = _engine_sql(dialect)
+    jaccard = sql["jaccard"]
     name = cl.CustomComparison(
         output_column_name="name",
         comparison_description="名称 (folded; core = no place prefix, no legal form)",
@@ -302,7 +329,7 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
             ).configure(m_probability=0.05),
             cll.CustomLevel(
                 "length(name_core_l) >= 3 and length(name_core_r) >= 3 "
-                "and levenshtein(name_core_l, name_core_r) <= 3",
+                f"and {sql['levenshtein']} <= 3",
                 "core within one character",
             ).configure(m_probability=0.1),
             cll.CustomLevel(f"{jaccard} >= 0.5", "core bigram jaccard >= 0.5").configure(
@@ -324,7 +351,7 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
                 "regexp_extract(address_norm_l, '([0-9]+)号', 1) "
                 "= regexp_extract(address_norm_r, '([0-9]+)号', 1) "
                 "and regexp_extract(address_norm_l, '([0-9]+)号', 1) <> '' "
-                "and jaro_winkler_similarity(address_norm_l, address_norm_r) >= 0.85",
+                f"and {sql['jaro_winkler']} >= 0.85",
                 "same house number, address jaro-winkler >= 0.85",
             ).configure(m_probability=0.05),
             cll.ElseLevel().configure(m_probability=0.05),
@@ -429,6 +456,23 @@ def _write_parquet(con: Any, query: str, path: Path) -> int:
     return con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
 
 
+def _neutral(model: dict[str, Any]) -> dict[str, Any]:
+    """The model without what spells it for one engine (its dialect, the SQL of its levels):
+    the same parameters trained on DuckDB or on Spark are the same model version."""
+    out = {k: v for k, v in model.items() if k != "sql_dialect"}
+    out["comparisons"] = [
+        {
+            **c,
+            "comparison_levels": [
+                {k: v for k, v in lv.items() if k != "sql_condition"}
+                for lv in c.get("comparison_levels", [])
+            ],
+        }
+        for c in model.get("comparisons", [])
+    ]
+    return out
+
+
 def _model_version(model: dict[str, Any]) -> str:
     """splink-<version>-<12 hex of the rounded parameters>: same model, same version."""
     import splink
@@ -443,9 +487,50 @@ def _model_version(model: dict[str, Any]) -> str:
         return x
 
     digest = hashlib.sha256(
-        json.dumps(rounded(model), sort_keys=True, ensure_ascii=False).encode("utf-8")
+        json.dumps(rounded(_neutral(model)), sort_keys=True, ensure_ascii=False).encode("utf-8")
     ).hexdigest()[:12]
     return f"splink-{splink.__version__}-{digest}"
+
+
+def _register_inputs(con: Any, engine: str, spark: Any) -> tuple[Any, Any]:
+    """The prepared records and registry names as Splink inputs on ``engine``."""
+    if engine == "duckdb":
+        from splink import DuckDBAPI
+
+        db_api = DuckDBAPI(connection=con)
+        return (
+            db_api.register("resolution_records", table_name="records"),
+            db_api.register("resolution_registry", table_name="registry"),
+        )
+    from splink.backends.spark import SparkAPI
+
+    if spark is None:
+        from panorama.spark import session
+
+        spark = session(get_settings())
+    # one machine: Splink's intermediate frames cached, not written out as Parquet checkpoints
+    local = spark.sparkContext.master.startswith("local")
+    db_api = SparkAPI(spark_session=spark, break_lineage_method="persist" if local else None)
+    frames = [
+        spark.createDataFrame(con.table(t).arrow().read_all())
+        for t in ("resolution_records", "resolution_registry")
+    ]
+    return (
+        db_api.register(frames[0], table_name="records"),
+        db_api.register(frames[1], table_name="registry"),
+    )
+
+
+def _collect_scored(con: Any, pairs: Any, engine: str) -> None:
+    """The scored pairs (record, entity, match weight) into ``resolution_scored``."""
+    columns = "unique_id_l, unique_id_r, entity_id_r, is_registered_r, match_weight"
+    if engine == "duckdb":
+        con.execute(f"insert into resolution_scored select {columns} from {pairs.physical_name}")
+        return
+    scored = pairs.as_spark_dataframe().selectExpr(*columns.split(", ")).toArrow()
+    con.register("_scored_on_spark", scored)
+    con.execute(f"insert into resolution_scored select {columns} from _scored_on_spark")
+    con.unregister("_scored_on_spark")
 
 
 def match_unresolved(
@@ -459,13 +544,22 @@ def match_unresolved(
     divisions_csv: Path | None = None,
     memory_limit: str | None = None,
     threads: int | None = None,
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> dict[str, Any]:
     """Match the candidate's unmatched records to registered entities; write the matches,
-    the review list and the model. ``candidate_db`` is opened read-only."""
+    the review list and the model. ``candidate_db`` is opened read-only.
+
+    ``engine`` is where Splink trains and scores: ``duckdb``, or ``spark`` (Splink's Spark
+    backend on ``spark``, a SparkSession; the engine's session when None), with the same
+    settings, blocking and training. The records are prepared, and the posterior written, by
+    DuckDB on both."""
     import duckdb
     import splink
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"engine must be duckdb or spark, got {engine!r}")
     if not 0 < review_floor <= threshold <= 1:
         raise ValueError(
             f"need 0 < review_floor <= threshold <= 1, got {review_floor}, {threshold}"
@@ -527,17 +621,19 @@ def match_unresolved(
         "select coalesce(avg(case when name_origin = 'department' then 1 else 0 end), 0) "
         "from resolution_records"
     ).fetchone()[0]
-    settings = _settings(prior, seed, max(float(department_share), 1e-6))
+    settings = _settings(prior, seed, max(float(department_share), 1e-6), engine)
     con.execute(
         "create or replace table resolution_scored (unique_id_l varchar, unique_id_r varchar, "
         "entity_id varchar, is_registered boolean, match_weight double)"
     )
     if n_records and n_names:
-        db_api = DuckDBAPI(connection=con)
-        left = db_api.register("resolution_records", table_name="records")
-        right = db_api.register("resolution_registry", table_name="registry")
+        left, right = _register_inputs(con, engine, spark)
         linker = Linker([left, right], settings, log_level=logging.WARNING)
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+        # Spark: the sample's pairs counted in one pass, not in chunks (each chunk costs Spark
+        # a round of jobs); the same counts whenever chunking stops at the last chunk
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=2e6, seed=seed, **({"num_chunks": 1} if engine == "spark" else {})
+        )
         lap("train_u")
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
@@ -558,13 +654,10 @@ def match_unresolved(
         linker = Linker([left, right], model, log_level=logging.WARNING)
         model = linker.misc.save_model_to_json(str(model_path), overwrite=True)
         pairs = linker.inference.predict(threshold_match_weight=MIN_MATCH_WEIGHT)
-        con.execute(
-            f"insert into resolution_scored select unique_id_l, unique_id_r, entity_id_r, "
-            f"is_registered_r, match_weight from {pairs.physical_name}"
-        )
+        _collect_scored(con, pairs, engine)
         lap("predict")
     else:
-        model = settings.create_settings_dict("duckdb")
+        model = settings.create_settings_dict(engine)
         model_path = None
         training = "none"
     model_version = _model_version(model)

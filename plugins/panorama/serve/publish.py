@@ -324,13 +324,10 @@ def write_parquet_audiences(
     ``marts`` (``<schema>/<table>/*.parquet``) copied to ``vdir/parquet/<audience>/<served
     schema>/<table>/``, then its DuckDB file, exports and meta built from those copies, as
     :func:`write_audiences` builds them from a DuckDB candidate."""
-    tables = warehouse.parquet_tables(marts)
-    if not tables:
+    folders = warehouse.parquet_folders(marts)
+    if not folders:
         raise FileNotFoundError(f"no Parquet marts (<schema>/<table>/*.parquet) under {marts}")
-    folders = {
-        (s, t): next(p for p in (marts / s / t, marts / f"{s}.db" / t) if p.is_dir())
-        for s, t in tables
-    }
+    tables = list(folders)
     served: dict[str, warehouse.Written] = {}
     for a in warehouse.AUDIENCES:
         copies: dict[tuple[str, str], Path] = {}
