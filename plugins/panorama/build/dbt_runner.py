@@ -98,17 +98,31 @@ def run_dbt(
     as_of: str,
     run_id: str,
     extra_vars: dict | None = None,
+    target: str | None = None,
+    spark_dir: Path | None = None,
 ) -> DbtResult:
-    """Invoke ``dbt <args>`` on ``db_path`` with the pipeline's vars; parse run_results.json."""
+    """Invoke ``dbt <args>`` on ``db_path`` with the pipeline's vars; parse run_results.json.
+
+    ``target`` is the profile's output (default: the engine, ``PANORAMA_ENGINE``): ``duckdb``
+    (the candidate file ``db_path``) or ``spark``
+    (a local SparkSession whose Parquet warehouse and metastore live in ``spark_dir``, by
+    default ``<run_dir>/spark``; ``db_path`` then only names dbt's working folder)."""
+    target = target or settings.engine
     db_path, run_dir = db_path.absolute(), run_dir.absolute()
     run_dir.mkdir(parents=True, exist_ok=True)
     target_dir = run_dir / "dbt_target"
     dbt_vars = {"as_of_date": as_of, **(extra_vars or {})}
-    kept_parse = _kept_parse(settings, db_path, dbt_vars)
+    kept_parse = _kept_parse(settings, db_path, dbt_vars, target)
     _copy_atomic(kept_parse, target_dir / PARSE_STATE)
     project = str(settings.dbt_project_dir.absolute())
+    # Spark: dbt's command line with the project's Python table functions registered
+    launcher = (
+        [sys.executable, "-m", "panorama.build.spark_dbt"]
+        if target == "spark"
+        else [dbt_executable()]
+    )
     cmd = [
-        dbt_executable(),
+        *launcher,
         *args,
         "--project-dir",
         project,
@@ -120,7 +134,8 @@ def run_dbt(
         str(run_dir / "dbt_logs"),
         "--vars",
         json.dumps(dbt_vars),
-        *(["--target", "spark"] if settings.engine == "spark" else []),
+        "--target",
+        target,
     ]
     workdir = db_path.parent
     # Paths relative to the working directory, the candidate's folder: the same text for every
@@ -137,8 +152,8 @@ def run_dbt(
         "DO_NOT_TRACK": "1",
         "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
     }
-    if settings.engine == "spark":  # the Spark build's Parquet tables and catalogue
-        env["PANORAMA_SPARK_DIR"] = _relative(run_dir / SPARK_SUBDIR, workdir)
+    if target == "spark":  # the Spark build's Parquet tables and catalogue
+        env["PANORAMA_SPARK_DIR"] = str((spark_dir or run_dir / SPARK_SUBDIR).absolute())
         env["PANORAMA_SPARK_MASTER"] = settings.spark_master
     # Python models import the package: the copy this process runs
     env["PYTHONPATH"] = _package_path(env.get("PYTHONPATH"))
@@ -152,7 +167,7 @@ def run_dbt(
     results_path = target_dir / "run_results.json"
     nodes = _parse_run_results(results_path) if results_path.exists() else []
     tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-    result = DbtResult(cmd[1 : len(args) + 1], proc.returncode, seconds, nodes, tail)
+    result = DbtResult(list(args), proc.returncode, seconds, nodes, tail)
     log.info(
         "dbt %s: exit %s in %.1fs %s", " ".join(args), proc.returncode, seconds, result.summary()
     )
@@ -172,10 +187,12 @@ def _relative(path: Path, start: Path) -> str:
     return os.path.relpath(path.resolve(), start.resolve())
 
 
-def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict) -> Path:
+def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict, target: str) -> Path:
     """Where the parse state of calls of this kind is kept, whatever their run."""
     key = json.dumps(
-        [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars], sort_keys=True
+        [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars]
+        + ([target] if target != "duckdb" else []),
+        sort_keys=True,
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return settings.build_dir / PARSE_CACHE_SUBDIR / digest / PARSE_STATE

@@ -33,7 +33,7 @@ select
         '|',
         '{{ env_var("PANORAMA_CREDIT_CODE_KEY", "credit-panorama-development-code-key") }}',
         uscc,
-        cast(code_generation as varchar)
+        cast(code_generation as string)
     )), 1, 20) as credit_code,
     cast(code_generation as integer) as code_generation
 from coded
