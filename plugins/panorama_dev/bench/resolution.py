@@ -146,6 +146,13 @@ db, out, model, seed, threads, engine = sys.argv[1:7]
 r = match_unresolved(Path(db), Path(out), Path(model), seed=int(seed),
                      threads=int(threads) or None, engine=engine)
 r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+if engine == "spark":  # end the JVM and wait for it: its CPU time is then counted
+    from pyspark import SparkContext
+    gateway = SparkContext._gateway
+    SparkContext._active_spark_context.stop()
+    gateway.shutdown()
+    gateway.proc.stdin.close()
+    gateway.proc.wait()
 print(json.dumps(r))
 """
 
@@ -157,6 +164,8 @@ def run_matcher(
     from panorama_dev.bench.pipeline import PeakMemory
 
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = before.ru_utime + before.ru_stime
     # the Spark session's warehouse and checkpoints go under the work folder
     env = {**os.environ, "PANORAMA_DATA_DIR": str(work / "data")}
     with PeakMemory() as tree:
@@ -182,6 +191,10 @@ def run_matcher(
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall_seconds"] = round(time.perf_counter() - started, 2)
     result["peak_tree_mb"] = tree.peak_mib
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the matcher and its children (the Spark JVM): what a loaded machine does
+    # not inflate, unlike wall time
+    result["cpu_seconds"] = round(used.ru_utime + used.ru_stime - cpu_before, 1)
     return result
 
 
@@ -232,6 +245,7 @@ def main(
         "match_steps": result["seconds"],
         "peak_rss_mb": result["peak_rss_mb"],
         "peak_tree_mb": result["peak_tree_mb"],
+        "cpu_seconds": result["cpu_seconds"],
         "candidate_pairs": result["candidate_pairs"],
         "linked": result["above_threshold"],
         "review": result["review"],
