@@ -187,7 +187,7 @@ def _relative(path: Path, start: Path) -> str:
     return os.path.relpath(path.resolve(), start.resolve())
 
 
-def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict, target: str) -> Path:
+def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict, target: str = "duckdb") -> Path:
     """Where the parse state of calls of this kind is kept, whatever their run."""
     key = json.dumps(
         [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars]
