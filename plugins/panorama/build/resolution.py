@@ -82,6 +82,8 @@ M_FLOOR = 0.002
 # sessions block on division + address and on division + core name, so division keeps its
 # starting m values.
 EM_MAX_PAIRS = 2e6
+# Chunks the u estimation counts its sampled pairs in (see match_unresolved).
+U_CHUNKS = 1
 # Pairs scored below this match weight are dropped (they change no posterior that matters).
 MIN_MATCH_WEIGHT = -10.0
 # Significant digits the trained m and u probabilities keep (see _settle).
@@ -460,6 +462,10 @@ def _neutral(model: dict[str, Any]) -> dict[str, Any]:
     """The model without what spells it for one engine (its dialect, the SQL of its levels):
     the same parameters trained on DuckDB or on Spark are the same model version."""
     out = {k: v for k, v in model.items() if k != "sql_dialect"}
+    out["blocking_rules_to_generate_predictions"] = [
+        str(r.get("blocking_rule", r) if isinstance(r, dict) else r).replace("`", '"')
+        for r in model.get("blocking_rules_to_generate_predictions", [])
+    ]
     out["comparisons"] = [
         {
             **c,
@@ -629,10 +635,11 @@ def match_unresolved(
     if n_records and n_names:
         left, right = _register_inputs(con, engine, spark)
         linker = Linker([left, right], settings, log_level=logging.WARNING)
-        # Spark: the sample's pairs counted in one pass, not in chunks (each chunk costs Spark
-        # a round of jobs); the same counts whenever chunking stops at the last chunk
+        # The sampled pairs counted in one pass: Splink's chunks are cut by the engine's own
+        # hash function and counting stops at the first chunk that has enough, so chunked
+        # counts would depend on the engine (and each chunk costs Spark a round of jobs)
         linker.training.estimate_u_using_random_sampling(
-            max_pairs=2e6, seed=seed, **({"num_chunks": 1} if engine == "spark" else {})
+            max_pairs=2e6, seed=seed, num_chunks=U_CHUNKS
         )
         lap("train_u")
         try:
