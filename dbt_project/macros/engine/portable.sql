@@ -336,3 +336,14 @@
 {% macro incremental_strategy_keyed() -%}
     {{ return('append' if target.type == 'spark' else 'delete+insert') }}
 {%- endmacro %}
+
+{#- The text is a valid calendar date written YYYYMMDD. -#}
+{% macro is_yyyymmdd_date(expr) -%}
+    {{ return(adapter.dispatch('is_yyyymmdd_date')(expr)) }}
+{%- endmacro %}
+{% macro default__is_yyyymmdd_date(expr) -%}
+    try_strptime({{ expr }}, '%Y%m%d') is not null
+{%- endmacro %}
+{% macro spark__is_yyyymmdd_date(expr) -%}
+    try_to_date({{ expr }}, 'yyyyMMdd') is not null
+{%- endmacro %}

@@ -24,7 +24,7 @@
         {{ full_match(expr, '[0-9]{17}[0-9X]') }}
         and substr({{ expr }}, 1, 2) in ({{ identity__id_provinces() }})
         and substr({{ expr }}, 7, 4) >= '1900'
-        and try_strptime(substr({{ expr }}, 7, 8), '%Y%m%d') is not null
+        and {{ is_yyyymmdd_date('substr(' ~ expr ~ ', 7, 8)') }}
         and substr('10X98765432', (({{ terms | join(' + ') }}) % 11) + 1, 1)
             = substr({{ expr }}, 18, 1),
         false
