@@ -13,6 +13,9 @@ import pytest
 from panorama.build.resolution import match_unresolved
 from panorama.settings import get_settings
 
+# a local Spark session: start-up and Splink's hundreds of small Spark jobs take minutes
+pytestmark = pytest.mark.slow
+
 _SHOPS = "老张饭店 鲁祥商贸 平安水果 金鼎建材 华联超市 惠民药房 兴旺五金 福满楼 春晖茶庄 天成汽修"
 _FORMS = ("有限公司", "经营部", "商行", "个体工商户")
 _ROADS = ("新华路", "东风路", "解放大道", "天衢路", "湖滨大道")
