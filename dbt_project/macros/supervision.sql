@@ -3,7 +3,7 @@
     {%- if var('spot_check_plan', none) -%}
         '{{ var("spot_check_plan") }}'
     {%- else -%}
-        strftime({{ as_of_date() }}, '%Y') || 'Q' || cast(quarter({{ as_of_date() }}) as varchar)
+        {{ year_text(as_of_date()) }} || 'Q' || cast(quarter({{ as_of_date() }}) as string)
     {%- endif -%}
 {%- endmacro %}
 

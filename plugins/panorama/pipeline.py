@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from panorama.build.dbt_runner import RESOLUTION_SUBDIR, run_dbt
+from panorama import warehouse
+from panorama.build.dbt_runner import RESOLUTION_SUBDIR, run_dbt, spark_warehouse
 from panorama.gate.audit import AuditFailed, BaselineAcceptance, audit_candidate, fingerprint
 from panorama.serve import publish as publishing
 from panorama.settings import Settings, get_settings
@@ -60,7 +61,22 @@ def run_dir(settings: Settings, run_id: str) -> Path:
 
 
 def candidate_path(settings: Settings, run_id: str) -> Path:
+    """The run's candidate DuckDB file; on the spark engine, views over its Parquet marts
+    (:func:`spark_candidate`)."""
     return run_dir(settings, run_id) / "candidate.duckdb"
+
+
+def marts_path(settings: Settings, run_id: str) -> Path:
+    """The spark engine's build of a run: ``<schema>.db/<table>/*.parquet``."""
+    return spark_warehouse(run_dir(settings, run_id))
+
+
+def spark_candidate(settings: Settings, run_id: str) -> Path:
+    """The candidate file of a Spark build, (re)written as views over its Parquet marts: what
+    the matcher and the gate read a build through, whatever the engine."""
+    path = candidate_path(settings, run_id)
+    warehouse.parquet_views(path, warehouse.parquet_folders(marts_path(settings, run_id)))
+    return path
 
 
 def published_run_dirs(settings: Settings) -> set[Path]:
@@ -158,7 +174,7 @@ def build_identity(
         shutil.rmtree(rdir)
     rdir.mkdir(parents=True)
     started = time.monotonic()
-    if settings.serving_path.exists():
+    if settings.serving_path.exists() and settings.engine == "duckdb":
         shutil.copyfile(settings.serving_path, candidate_path(settings, run_id))
     staging = _carry_incremental_state(settings, run_id, full_refresh)
     copy_seconds = round(time.monotonic() - started, 2)
@@ -185,6 +201,8 @@ def _carry_incremental_state(settings: Settings, run_id: str, full_refresh: bool
     incremental.write_raw_state(run_dir(settings, run_id), now)
     if full_refresh:
         return {kind: "full refresh" for kind in now["raw"]}
+    if settings.engine != "duckdb":  # a Spark build starts from the raw zone
+        return {kind: f"{settings.engine} engine: built from every load" for kind in now["raw"]}
     if not served_run:
         return {kind: "nothing published" for kind in now["raw"]}
     return incremental.carry_staged(
@@ -216,14 +234,16 @@ def resolve(ds: str, run_id: str, settings: Settings | None = None) -> dict[str,
     from panorama.build.resolution import RetrainPolicy, match_unresolved
 
     settings = settings or get_settings()
+    on_spark = settings.engine == "spark"
     return match_unresolved(
-        candidate_path(settings, run_id),
+        spark_candidate(settings, run_id) if on_spark else candidate_path(settings, run_id),
         resolution_dir(settings, run_id),
         run_dir(settings, run_id) / "resolution_model",
         memory_limit=settings.duckdb_memory_limit,
         kept_model_dir=settings.matcher_model_dir,
         as_of=ds,
         policy=RetrainPolicy(settings.matcher_retrain_days, settings.matcher_max_rate_drift),
+        engine=settings.engine,
     )
 
 
@@ -264,6 +284,8 @@ def audit(
     settings = settings or get_settings()
     rdir = run_dir(settings, run_id)
     baseline = publishing.baseline_from_manifest(publishing.current_manifest(settings))
+    if settings.engine == "spark":
+        spark_candidate(settings, run_id)
     report = audit_candidate(
         settings,
         candidate_path(settings, run_id),
@@ -317,8 +339,9 @@ def publish(
     audit_report = json.loads(audit_path.read_text(encoding="utf-8")) if audit_path.exists() else {}
     if not audit_report.get("passed"):
         raise RuntimeError(f"refusing to publish run {run_id}: no passing audit in {audit_path}")
-    candidate = candidate_path(settings, run_id)
-    if not candidate.is_file():
+    on_spark = settings.engine == "spark"
+    candidate = marts_path(settings, run_id) if on_spark else candidate_path(settings, run_id)
+    if not (candidate.is_dir() if on_spark else candidate.is_file()):
         raise RuntimeError(
             f"refusing to publish run {run_id}: no candidate at {candidate} "
             "(published already or taken by an interrupted publication; start a new run)"

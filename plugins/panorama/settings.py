@@ -16,7 +16,10 @@ This module is the only one that reads them:
   or the share of records it links moved that much;
 - ``PANORAMA_DS``: the logical date a command uses when none is given (default yesterday);
 - ``PANORAMA_POSTGRES_CONN_ID``: the Airflow connection of the PostgreSQL publication target
-  (unset: publications go to the DuckDB files only).
+  (unset: publications go to the DuckDB files only);
+- ``PANORAMA_ENGINE``: the engine that builds, matches and audits (``duckdb``, the default, on
+  one machine; ``spark`` for the province and national tiers); recorded in each publication;
+- ``PANORAMA_SPARK_MASTER``: the Spark master of the ``spark`` engine (default ``local[2]``).
 
 Airflow connections (``AIRFLOW_CONN_*``) are Airflow's: ``ingest/connectors/connection.py``
 reads them through Airflow.
@@ -32,6 +35,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KEEP_VERSIONS = 7
 DEFAULT_DUCKDB_MEMORY_LIMIT = "12GB"
+ENGINES = ("duckdb", "spark")
+DEFAULT_ENGINE = "duckdb"
+DEFAULT_SPARK_MASTER = "local[2]"
 
 
 def _path(var: str, default: Path) -> Path:
@@ -50,6 +56,13 @@ def _positive_int(var: str, default: int) -> int:
     if number < 1:
         raise ValueError(f"{var} must be a positive integer, got {value!r}")
     return number
+
+
+def _engine() -> str:
+    value = (os.environ.get("PANORAMA_ENGINE") or DEFAULT_ENGINE).strip().lower()
+    if value not in ENGINES:
+        raise ValueError(f"PANORAMA_ENGINE={value!r}: use one of {', '.join(ENGINES)}")
+    return value
 
 
 NOTIFY_CHANNELS = ("file", "webhook", "email", "none")
@@ -118,6 +131,8 @@ class Settings:
     person_hash_key: str | None = field(default=None, repr=False)
     default_ds: str | None = None
     postgres_conn_id: str | None = None
+    engine: str = DEFAULT_ENGINE  # duckdb | spark
+    spark_master: str = DEFAULT_SPARK_MASTER
     ops: OpsSettings = field(default_factory=OpsSettings)
     matcher_retrain_days: int = 30
     matcher_max_rate_drift: float = 0.05
@@ -208,6 +223,8 @@ def get_settings() -> Settings:
         person_hash_key=os.environ.get("PANORAMA_PERSON_HASH_KEY") or None,
         default_ds=os.environ.get("PANORAMA_DS") or None,
         postgres_conn_id=os.environ.get("PANORAMA_POSTGRES_CONN_ID") or None,
+        engine=_engine(),
+        spark_master=os.environ.get("PANORAMA_SPARK_MASTER") or DEFAULT_SPARK_MASTER,
         ops=_ops_from_env(),
         matcher_retrain_days=_positive_int("PANORAMA_MATCHER_RETRAIN_DAYS", 30),
         matcher_max_rate_drift=float(os.environ.get("PANORAMA_MATCHER_MAX_RATE_DRIFT") or 0.05),

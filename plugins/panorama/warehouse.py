@@ -256,6 +256,38 @@ def write_served(
     return Written(dict(sorted(counts.items())), columns)
 
 
+def parquet_folders(root: Path) -> dict[tuple[str, str], Path]:
+    """The Parquet marts under ``root`` by ``(schema, table)``, sorted: one folder of Parquet
+    files per table, ``<schema>/<table>/*.parquet`` (a Spark build's layout; ``<schema>.db``
+    is read as ``<schema>``)."""
+    found = {}
+    for folder in sorted(p for p in root.glob("*/*") if p.is_dir()):
+        if any(folder.glob("*.parquet")):
+            found[(folder.parent.name.removesuffix(".db"), folder.name)] = folder
+    return dict(sorted(found.items()))
+
+
+def parquet_tables(root: Path) -> list[tuple[str, str]]:
+    """``(schema, table)`` of the Parquet marts under ``root`` (see :func:`parquet_folders`),
+    sorted like :func:`build_tables`."""
+    return list(parquet_folders(root))
+
+
+def parquet_views(target: Path, tables: dict[tuple[str, str], Path]) -> None:
+    """Write a DuckDB file at ``target`` holding one view per ``(schema, table)`` over the
+    Parquet files of its folder (absolute paths): what reads a DuckDB build reads Parquet
+    marts through it."""
+    target.unlink(missing_ok=True)
+    with connect(target, read_only=False) as con:
+        for (schema, table), folder in tables.items():
+            files = _sql_str(folder.resolve() / "*.parquet")
+            con.execute(f'create schema if not exists "{schema}"')
+            con.execute(
+                f'create view "{schema}"."{table}" as select * from read_parquet(\'{files}\')'
+            )
+        con.execute("checkpoint")
+
+
 def export_parquet(source: Path, out_dir: Path, schemas: tuple[str, ...]) -> dict[str, Path]:
     """One Parquet file per table, ``<schema>.<table>.parquet`` (zstd), for BI tools."""
     out_dir.mkdir(parents=True, exist_ok=True)

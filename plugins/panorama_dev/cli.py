@@ -94,8 +94,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     _print_spot_checks(settings)
     _print_grading(settings)
+    _print_engine(settings)
     print(f"total wall time {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _print_engine(settings) -> None:
+    """The engine that built the publication (PANORAMA_ENGINE) and, on Spark, its Parquet marts
+    per audience."""
+    from panorama.serve import publish
+
+    manifest = publish.current_manifest(settings) or {}
+    print(f"engine: {manifest.get('engine', 'duckdb')} (PANORAMA_ENGINE)")
+    marts = settings.serving_dir / publish.PARQUET
+    for folder in sorted(p for p in marts.glob("*") if p.is_dir()):
+        files = list(folder.rglob("*.parquet"))
+        size = sum(f.stat().st_size for f in files) / 2**20
+        tables = len({f.parent for f in files})
+        print(f"  Parquet marts {folder.name:<10} {tables:3d} tables {size:8.1f} MiB")
 
 
 def public_record_summary(settings) -> list[str]:

@@ -21,10 +21,10 @@
         {%- do terms.append('try_cast(substr(' ~ expr ~ ', ' ~ loop.index ~ ', 1) as integer) * ' ~ w) -%}
     {%- endfor -%}
     coalesce(
-        regexp_full_match({{ expr }}, '[0-9]{17}[0-9X]')
+        {{ full_match(expr, '[0-9]{17}[0-9X]') }}
         and substr({{ expr }}, 1, 2) in ({{ identity__id_provinces() }})
         and substr({{ expr }}, 7, 4) >= '1900'
-        and try_strptime(substr({{ expr }}, 7, 8), '%Y%m%d') is not null
+        and {{ is_yyyymmdd_date('substr(' ~ expr ~ ', 7, 8)') }}
         and substr('10X98765432', (({{ terms | join(' + ') }}) % 11) + 1, 1)
             = substr({{ expr }}, 18, 1),
         false
@@ -36,8 +36,11 @@
     variable PANORAMA_PERSON_HASH_KEY (set it in production; the default is for development
     only), so the hash cannot be reversed by hashing every possible ID number. -#}
 {% macro person_id_hash(expr) -%}
-    case when {{ expr }} is not null then sha256(concat(
+    {%- set keyed -%}
+        concat(
         '{{ env_var("PANORAMA_PERSON_HASH_KEY", "credit-panorama-development-key") }}', '|',
         {{ expr }}
-    )) end
+    )
+    {%- endset -%}
+    case when {{ expr }} is not null then {{ sha256_hex(keyed) }} end
 {%- endmacro %}

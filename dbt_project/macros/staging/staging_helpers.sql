@@ -31,7 +31,7 @@
 {#- Name key for comparisons: no spaces, no brackets or dots, so that 德州市某某（有限）公司 and
     德州市某某(有限)公司 compare equal. Used for matching only, never displayed. -#}
 {% macro name_key(expr) -%}
-    nullif(regexp_replace({{ expr }}, '[\s　()（）\[\]【】·.,，、"“”]', '', 'g'), '')
+    nullif({{ replace_all(expr, '[\\s　()（）\\[\\]【】·.,，、"“”]', '') }}, '')
 {%- endmacro %}
 
 {#- Lineage columns every staged record carries, from the raw zone contract. `data_issues`:
@@ -53,7 +53,7 @@
     the same record. -#}
 {% macro record_id(kind, key_exprs) -%}
     md5(concat_ws('|', '{{ kind }}'
-    {%- for e in key_exprs %}, coalesce(cast({{ e }} as varchar), ''){% endfor %}))
+    {%- for e in key_exprs %}, coalesce(cast({{ e }} as string), ''){% endfor %}))
 {%- endmacro %}
 
 {#- Full deliveries (each load is the whole list): keep only the latest load of each feed. -#}
@@ -99,5 +99,5 @@
 
 {#- Looks like a PRC resident ID-card number (18 chars: 17 digits + digit/X, or old 15 digits). -#}
 {% macro is_id_card_like(expr) -%}
-    (regexp_full_match({{ expr }}, '[0-9]{17}[0-9X]') or regexp_full_match({{ expr }}, '[0-9]{15}'))
+    ({{ full_match(expr, '[0-9]{17}[0-9X]') }} or {{ full_match(expr, '[0-9]{15}') }})
 {%- endmacro %}

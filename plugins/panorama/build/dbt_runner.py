@@ -39,6 +39,8 @@ from panorama.settings import Settings
 log = logging.getLogger(__name__)
 
 RESOLUTION_SUBDIR = "resolution"
+# The spark engine's build in a run folder: warehouse/<schema>.db/<table>/*.parquet
+SPARK_SUBDIR = "spark"
 PARSE_STATE = "partial_parse.msgpack"
 PARSE_CACHE_SUBDIR = "dbt_parse"
 PARSE_CACHE_KEEP = 8  # kinds of call whose parse is kept
@@ -103,18 +105,32 @@ def run_dbt(
     as_of: str,
     run_id: str,
     extra_vars: dict | None = None,
+    target: str | None = None,
+    spark_dir: Path | None = None,
 ) -> DbtResult:
     """Invoke ``dbt <args>`` on ``db_path`` for logical date ``as_of`` and run ``run_id``
-    (``extra_vars`` as dbt vars); stream its output to the log; parse run_results.json."""
+    (``extra_vars`` as dbt vars); stream its output to the log; parse run_results.json.
+
+    ``target`` is the profile's output (default: the engine, ``PANORAMA_ENGINE``): ``duckdb``
+    (the candidate file ``db_path``) or ``spark``
+    (a local SparkSession whose Parquet warehouse and metastore live in ``spark_dir``, by
+    default ``<run_dir>/spark``; ``db_path`` then only names dbt's working folder)."""
+    target = target or settings.engine
     db_path, run_dir = db_path.absolute(), run_dir.absolute()
     run_dir.mkdir(parents=True, exist_ok=True)
     target_dir = run_dir / "dbt_target"
     dbt_vars = dict(extra_vars or {})
-    kept_parse = _kept_parse(settings, db_path, dbt_vars)
+    kept_parse = _kept_parse(settings, db_path, dbt_vars, target)
     _copy_atomic(kept_parse, target_dir / PARSE_STATE)
     project = str(settings.dbt_project_dir.absolute())
+    # Spark: dbt's command line with the project's Python table functions registered
+    launcher = (
+        [sys.executable, "-m", "panorama.build.spark_dbt"]
+        if target == "spark"
+        else [dbt_executable()]
+    )
     cmd = [
-        dbt_executable(),
+        *launcher,
         *args,
         "--project-dir",
         project,
@@ -124,6 +140,8 @@ def run_dbt(
         str(target_dir),
         "--log-path",
         str(run_dir / "dbt_logs"),
+        "--target",
+        target,
     ]
     if dbt_vars:
         cmd += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
@@ -147,6 +165,9 @@ def run_dbt(
         "DO_NOT_TRACK": "1",
         "PANORAMA_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
     }
+    if target == "spark":  # the Spark build's Parquet tables and catalogue
+        env["PANORAMA_SPARK_DIR"] = str((spark_dir or run_dir / SPARK_SUBDIR).absolute())
+        env["PANORAMA_SPARK_MASTER"] = settings.spark_master
     # Python models import the package: the copy this process runs
     env["PYTHONPATH"] = _package_path(env.get("PYTHONPATH"))
     if settings.person_hash_key:
@@ -158,7 +179,7 @@ def run_dbt(
     _prune_parse_cache(kept_parse.parent.parent)
     results_path = target_dir / "run_results.json"
     nodes = _parse_run_results(results_path) if results_path.exists() else []
-    result = DbtResult(cmd[1 : len(args) + 1], returncode, seconds, nodes, tail)
+    result = DbtResult(list(args), returncode, seconds, nodes, tail)
     log.info("dbt %s: exit %s in %.1fs %s", " ".join(args), returncode, seconds, result.summary())
     # run_results.json is overwritten by the next invocation in the same target dir: keep a copy.
     if results_path.exists():
@@ -189,15 +210,22 @@ def _run_streamed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[int, 
     return returncode, "\n".join(tail)
 
 
+def spark_warehouse(run_dir: Path) -> Path:
+    """Where the spark engine's build of a run writes its tables (``<schema>.db/<table>/``)."""
+    return run_dir / SPARK_SUBDIR / "warehouse"
+
+
 def _relative(path: Path, start: Path) -> str:
     """``path`` relative to ``start``, both with symbolic links resolved."""
     return os.path.relpath(path.resolve(), start.resolve())
 
 
-def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict) -> Path:
+def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict, target: str = "duckdb") -> Path:
     """Where the parse state of calls of this kind is kept, whatever their run."""
     key = json.dumps(
-        [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars], sort_keys=True
+        [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars]
+        + ([target] if target != "duckdb" else []),
+        sort_keys=True,
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return settings.build_dir / PARSE_CACHE_SUBDIR / digest / PARSE_STATE

@@ -43,6 +43,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ M_FLOOR = 0.002
 # sessions block on division + address and on division + core name, so division keeps its
 # starting m values.
 EM_MAX_PAIRS = 2e6
+# Chunks the u estimation counts its sampled pairs in (see _train).
+U_CHUNKS = 1
 # Pairs scored below this match weight are dropped (they change no posterior that matters).
 MIN_MATCH_WEIGHT = -10.0
 # Term-frequency adjustments on the name: agreeing on a core name (or full name) that many
@@ -291,15 +294,42 @@ def _prepare_sql(divisions: list[tuple[str, str]]) -> tuple[str, str]:
     return records, registry
 
 
-def _settings(prior: float, seed: int, department_share: float) -> Any:
+def _utf8_bytes(expr: str, dialect: str) -> str:
+    """``expr`` as DuckDB's string functions see it, one character per UTF-8 byte: DuckDB's
+    levenshtein and jaro-winkler count bytes, Spark's count characters."""
+    return expr if dialect == "duckdb" else f"decode(encode({expr}, 'UTF-8'), 'ISO-8859-1')"
+
+
+def _engine_sql(dialect: str) -> dict[str, str]:
+    """The comparison expressions that are spelled differently on each engine (the same
+    values on both: a level is the same level whatever the engine)."""
+    b = _utf8_bytes
+    if dialect == "duckdb":
+        jaccard = (
+            "len(list_intersect(core_bigrams_l, core_bigrams_r)) / "
+            "len(list_distinct(list_concat(core_bigrams_l, core_bigrams_r)))"
+        )
+    else:
+        jaccard = (
+            "size(array_intersect(core_bigrams_l, core_bigrams_r)) / "
+            "size(array_distinct(concat(core_bigrams_l, core_bigrams_r)))"
+        )
+    jaro = "jaro_winkler_similarity" if dialect == "duckdb" else "jaro_winkler"
+    return {
+        "jaccard": jaccard,
+        "levenshtein": f"levenshtein({b('name_core_l', dialect)}, {b('name_core_r', dialect)})",
+        "jaro_winkler": f"{jaro}({b('address_norm_l', dialect)}, {b('address_norm_r', dialect)})",
+    }
+
+
+def _settings(prior: float, seed: int, department_share: float, dialect: str = "duckdb") -> Any:
+    """The model's settings; ``dialect`` (duckdb | spark) spells the custom levels' SQL."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
-    jaccard = (
-        "len(list_intersect(core_bigrams_l, core_bigrams_r)) / "
-        "len(list_distinct(list_concat(core_bigrams_l, core_bigrams_r)))"
-    )
+    sql = _engine_sql(dialect)
+    jaccard = sql["jaccard"]
     name = cl.CustomComparison(
         output_column_name="name",
         comparison_description="名称 (folded; core = no place prefix, no legal form)",
@@ -334,7 +364,7 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
             ).configure(m_probability=0.05),
             cll.CustomLevel(
                 "length(name_core_l) >= 3 and length(name_core_r) >= 3 "
-                "and levenshtein(name_core_l, name_core_r) <= 3",
+                f"and {sql['levenshtein']} <= 3",
                 "core within one character",
             ).configure(m_probability=0.1),
             cll.CustomLevel(f"{jaccard} >= 0.5", "core bigram jaccard >= 0.5").configure(
@@ -356,7 +386,7 @@ def _settings(prior: float, seed: int, department_share: float) -> Any:
                 "regexp_extract(address_norm_l, '([0-9]+)号', 1) "
                 "= regexp_extract(address_norm_r, '([0-9]+)号', 1) "
                 "and regexp_extract(address_norm_l, '([0-9]+)号', 1) <> '' "
-                "and jaro_winkler_similarity(address_norm_l, address_norm_r) >= 0.85",
+                f"and {sql['jaro_winkler']} >= 0.85",
                 "same house number, address jaro-winkler >= 0.85",
             ).configure(m_probability=0.05),
             cll.ElseLevel().configure(m_probability=0.05),
@@ -461,6 +491,27 @@ def _write_parquet(con: Any, query: str, path: Path) -> int:
     return con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
 
 
+def _neutral(model: dict[str, Any]) -> dict[str, Any]:
+    """The model without what spells it for one engine (its dialect, the SQL of its levels):
+    the same parameters trained on DuckDB or on Spark are the same model version."""
+    out = {k: v for k, v in model.items() if k != "sql_dialect"}
+    out["blocking_rules_to_generate_predictions"] = [
+        str(r.get("blocking_rule", r) if isinstance(r, dict) else r).replace("`", '"')
+        for r in model.get("blocking_rules_to_generate_predictions", [])
+    ]
+    out["comparisons"] = [
+        {
+            **c,
+            "comparison_levels": [
+                {k: v for k, v in lv.items() if k != "sql_condition"}
+                for lv in c.get("comparison_levels", [])
+            ],
+        }
+        for c in model.get("comparisons", [])
+    ]
+    return out
+
+
 def _model_version(model: dict[str, Any]) -> str:
     """splink-<version>-<12 hex of the rounded parameters>: same model, same version."""
     import splink
@@ -475,9 +526,43 @@ def _model_version(model: dict[str, Any]) -> str:
         return x
 
     digest = hashlib.sha256(
-        json.dumps(rounded(model), sort_keys=True, ensure_ascii=False).encode("utf-8")
+        json.dumps(rounded(_neutral(model)), sort_keys=True, ensure_ascii=False).encode("utf-8")
     ).hexdigest()[:12]
     return f"splink-{splink.__version__}-{digest}"
+
+
+def _splink_inputs(con: Any, engine: str, spark: Any) -> Callable[[str, str], Any]:
+    """A function registering a DuckDB table as a Splink input (``table``, ``name``) on
+    ``engine``; every input of one linker goes through the same Splink API."""
+    if engine == "duckdb":
+        from splink import DuckDBAPI
+
+        db_api = DuckDBAPI(connection=con)
+        return lambda table, name: db_api.register(table, table_name=name)
+    from splink.backends.spark import SparkAPI
+
+    if spark is None:
+        from panorama.spark import session
+
+        spark = session(get_settings())
+    # one machine: Splink's intermediate frames cached, not written out as Parquet checkpoints
+    local = spark.sparkContext.master.startswith("local")
+    spark_api = SparkAPI(spark_session=spark, break_lineage_method="persist" if local else None)
+    return lambda table, name: spark_api.register(
+        spark.createDataFrame(con.table(table).arrow().read_all()), table_name=name
+    )
+
+
+def _collect_scored(con: Any, pairs: Any, engine: str) -> None:
+    """The scored pairs (record, entity, match weight) into ``resolution_scored``."""
+    columns = "unique_id_l, unique_id_r, entity_id_r, is_registered_r, match_weight"
+    if engine == "duckdb":
+        con.execute(f"insert into resolution_scored select {columns} from {pairs.physical_name}")
+        return
+    scored = pairs.as_spark_dataframe().selectExpr(*columns.split(", ")).toArrow()
+    con.register("_scored_on_spark", scored)
+    con.execute(f"insert into resolution_scored select {columns} from _scored_on_spark")
+    con.unregister("_scored_on_spark")
 
 
 def match_unresolved(
@@ -494,15 +579,26 @@ def match_unresolved(
     kept_model_dir: Path | None = None,
     as_of: str | None = None,
     policy: RetrainPolicy | None = None,
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> dict[str, Any]:
     """Match the candidate's unmatched records to registered entities; write the matches,
     the review list and the model. ``candidate_db`` is opened read-only.
 
     With ``kept_model_dir`` the trained model is kept there between runs and reused (no
-    training) until ``policy`` says a retrain is due on the logical date ``as_of``."""
+    training) until ``policy`` says a retrain is due on the logical date ``as_of``.
+
+    ``engine`` is where Splink trains and scores: ``duckdb``, or ``spark`` (Splink's Spark
+    backend on ``spark``, a SparkSession; the engine's session when None), with the same
+    settings, blocking and training. The records are prepared, and the posterior written, by
+    DuckDB on both; a model kept from one engine is not reused on the other (its SQL differs,
+    so its fingerprint does)."""
     import duckdb
     import splink
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
+
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"engine must be duckdb or spark, got {engine!r}")
 
     if not 0 < review_floor <= threshold <= 1:
         raise ValueError(
@@ -565,7 +661,7 @@ def match_unresolved(
         "select coalesce(avg(case when name_origin = 'department' then 1 else 0 end), 0) "
         "from resolution_records"
     ).fetchone()[0]
-    settings = _settings(prior, seed, max(float(department_share), 1e-6))
+    settings = _settings(prior, seed, max(float(department_share), 1e-6), engine)
     con.execute(
         "create or replace table resolution_scored (unique_id_l varchar, unique_id_r varchar, "
         "entity_id varchar, is_registered boolean, match_weight double)"
@@ -577,9 +673,9 @@ def match_unresolved(
     fingerprint = _fingerprint(settings)
     retrain = _retrain_reason(kept, fingerprint, as_of, policy)
     if n_records and n_names:
-        db_api = DuckDBAPI(connection=con)
-        left = db_api.register("resolution_records", table_name="records")
-        right = db_api.register("resolution_registry", table_name="registry")
+        register = _splink_inputs(con, engine, spark)
+        left = register("resolution_records", "records")
+        right = register("resolution_registry", "registry")
         if retrain is None:
             # the kept model as it was trained (its prior too): the same version until a retrain
             model = kept[0]
@@ -587,13 +683,13 @@ def match_unresolved(
             reused = _reuse_scores(con, kept_model_dir, kept[1]["model_version"])
             if reused < n_records:
                 _finish_results(con)
-                todo = db_api.register("resolution_records_todo", table_name="records_todo")
+                todo = register("resolution_records_todo", "records_todo")
                 linker = Linker([todo, right], model, log_level=logging.WARNING)
                 full = Linker([left, right], model, log_level=logging.WARNING)
                 for column in _tf_columns(model):  # frequencies over every record
                     tf = full.table_management.compute_tf_table(column)
                     linker.table_management.register_term_frequency_lookup(tf, column)
-                _predict(con, linker)
+                _predict(con, linker, engine)
             lap("predict")
             rate = _posterior(con, threshold) / max(n_records, 1)
             if abs(rate - kept[1].get("match_rate", rate)) > policy.max_rate_drift:
@@ -608,13 +704,13 @@ def match_unresolved(
                 Linker([left, right], settings, log_level=logging.WARNING), seed, lap
             )
             _finish_results(con)
-            _predict(con, Linker([left, right], model, log_level=logging.WARNING))
+            _predict(con, Linker([left, right], model, log_level=logging.WARNING), engine)
             lap("predict")
         _finish_results(con)
         linker = Linker([left, right], model, log_level=logging.WARNING)
         model = linker.misc.save_model_to_json(str(model_path), overwrite=True)
     else:
-        model = settings.create_settings_dict("duckdb")
+        model = settings.create_settings_dict(engine)
         model_path = None
         training = "none"
     model_version = _model_version(model)
@@ -705,7 +801,10 @@ def match_unresolved(
 def _train(linker: Any, seed: int, lap: Any) -> tuple[dict[str, Any], str]:
     """u by random sampling, m by EM on two blockings; the settled model and how it was made."""
     training = "em"
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    # The sampled pairs counted in one pass: Splink's chunks are cut by the engine's own
+    # hash function and counting stops at the first chunk that has enough, so chunked
+    # counts would depend on the engine (and each chunk costs Spark a round of jobs)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed, num_chunks=U_CHUNKS)
     lap("train_u")
     try:
         linker.training.estimate_parameters_using_expectation_maximisation(
@@ -731,12 +830,9 @@ def _finish_results(con: Any) -> None:
     con.execute("select 1").fetchall()
 
 
-def _predict(con: Any, linker: Any) -> None:
+def _predict(con: Any, linker: Any, engine: str = "duckdb") -> None:
     pairs = linker.inference.predict(threshold_match_weight=MIN_MATCH_WEIGHT)
-    con.execute(
-        f"insert into resolution_scored select unique_id_l, unique_id_r, entity_id_r, "
-        f"is_registered_r, match_weight from {pairs.physical_name}"
-    ).fetchall()
+    _collect_scored(con, pairs, engine)
 
 
 def _posterior(con: Any, threshold: float) -> int:

@@ -22,7 +22,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from panorama.build.dbt_runner import DbtResult, run_dbt
+from panorama import warehouse
+from panorama.build.dbt_runner import DbtResult, run_dbt, spark_warehouse
 from panorama.identity.pii import mask_personal_data
 from panorama.settings import Settings
 
@@ -254,7 +255,16 @@ def source_freshness(
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
-    """Identity of a candidate file as audited (size and modification time, nanoseconds)."""
+    """Identity of a candidate as audited (size and modification time, nanoseconds): of the
+    file, or of a folder of Parquet marts (total size, newest file)."""
+    if path.is_dir():
+        stats = [f.stat() for f in path.rglob("*") if f.is_file()]
+        size = sum(st.st_size for st in stats)
+        return {
+            "path": str(path),
+            "size": size,
+            "mtime_ns": max((st.st_mtime_ns for st in stats), default=0),
+        }
     st = path.stat()
     return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
@@ -292,6 +302,8 @@ def audit_candidate(
         as_of=as_of,
         run_id=run_id,
     )
+    if settings.engine == "spark":  # views over the marts and the failures dbt just stored
+        warehouse.parquet_views(candidate, warehouse.parquet_folders(spark_warehouse(run_dir)))
     dbt_failures = _dbt_failures(dbt, candidate, run_dir / "dbt_target")
     gx = run_checkpoint(
         candidate,
@@ -299,8 +311,10 @@ def audit_candidate(
         run_id=run_id,
         docs_dir=run_dir / "gx_docs",
         baseline=baseline,
+        engine=settings.engine,
     )
-    audited = fingerprint(candidate)  # after dbt stored its test failures in the file
+    # after dbt stored its test failures in the file (in the marts on Spark)
+    audited = fingerprint(spark_warehouse(run_dir) if settings.engine == "spark" else candidate)
     waived = [f for f in gx.failures if accept and f.get("baseline") in accept.checks]
     gx_passed = len(waived) == len(gx.failures)
     feeds = check_feeds(settings.manifests_dir, as_of, accept)

@@ -386,8 +386,15 @@ def run_checkpoint(
     docs_dir: Path | None = None,
     baseline: dict | None = None,
     expectations_dir: Path | None = None,
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> GxResult:
     """Validate the candidate ``db_path`` with every suite; build data docs into ``docs_dir``.
+
+    ``engine`` is where GX evaluates the expectations: ``duckdb`` (pandas batches) or
+    ``spark`` (a Spark filesystem datasource: Spark dataframes over the same Parquet batches,
+    on ``spark``, else the engine's session). On the Spark engine ``db_path`` holds views
+    over the Parquet marts (:func:`panorama.warehouse.parquet_views`).
 
     ``baseline`` is the previous publication: ``{"row_counts": {"schema.table": n},
     "grade_shares": {"A": 0.27, ...}}``; the row-count band and grade-drift expectations are
@@ -395,6 +402,8 @@ def run_checkpoint(
     """
     import duckdb
 
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"engine must be duckdb or spark, got {engine!r}")
     started = time.perf_counter()
     config = load_gate_config(expectations_dir)
     params, covered = _baseline_parameters(config, baseline)
@@ -437,7 +446,9 @@ def run_checkpoint(
         timings["frames"] = round(time.perf_counter() - t, 3)
 
         t = time.perf_counter()
-        checkpoint_result = _run_gx(config, frames, active, workdir, params, run_id, docs_dir)
+        checkpoint_result = _run_gx(
+            config, frames, active, workdir, params, run_id, docs_dir, _spark_of(engine, spark)
+        )
         timings["gx"] = round(time.perf_counter() - t, 3)
 
     stats = {
@@ -482,6 +493,15 @@ def _codes_frame(codes: list[str]) -> Any:
     return pd.DataFrame({"code": pd.Series(codes, dtype="object")})
 
 
+def _spark_of(engine: str, spark: Any) -> Any:
+    """The SparkSession the expectations run on (None on the DuckDB engine)."""
+    if engine != "spark" or spark is not None:
+        return spark
+    from panorama.spark import session
+
+    return session(get_settings())
+
+
 def _run_gx(
     config: GateConfig,
     frames: dict[str, _Frame],
@@ -490,6 +510,7 @@ def _run_gx(
     params: dict[str, Any],
     run_id: str,
     docs_dir: Path | None,
+    spark: Any = None,
 ) -> Any:
     if not frames:
         return None
@@ -518,7 +539,12 @@ def _run_gx(
         )
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE]))
 
-    source = context.data_sources.add_pandas_filesystem("candidate", base_directory=workdir)
+    if spark is None:
+        source = context.data_sources.add_pandas_filesystem("candidate", base_directory=workdir)
+    else:  # the session made for the engine is the active one GX reuses
+        source = context.data_sources.add_spark_filesystem(
+            "candidate", base_directory=workdir, persist=False
+        )
     definitions = []
     for name, frame in frames.items():
         asset = source.add_parquet_asset(name)

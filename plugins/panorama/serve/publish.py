@@ -14,6 +14,12 @@ served. Layout under ``serving/``::
     panorama.duckdb, public.duckdb, finance_partners.duckdb, operator.duckdb, manifest.json,
     exports/, docs/            -> the same in current/
 
+On the ``spark`` engine (``PANORAMA_ENGINE``) the audited candidate is a folder of Parquet
+marts (``<schema>/<table>/*.parquet``): each audience's share is written as Parquet,
+``versions/<v>/parquet/<audience>/<schema>/<table>/``, and its DuckDB file is built from those
+Parquet files; versions, the ``current`` switch and rollback are the same. ``serving/parquet``
+is served through ``current`` while the version in place has one.
+
 A publication writes the whole new version first, then flips ``current`` with one
 ``os.replace`` of a symlink: every serving path moves to the new version at once, so a reader
 sees the old or the new publication, never a mix or a half-written file, even when the
@@ -44,11 +50,12 @@ from panorama.settings import Settings
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+PARQUET = "parquet"  # the audiences' Parquet marts of a publication built on Spark
 _VERSION = re.compile(r"^v(\d{4,})_")
 DELETING = ".deleting-"
 # The data files of a version the manifest records (with their sizes) besides the DuckDB
 # files: what readers and rollback need. docs/ is not checked.
-_DATA_DIRS = ("exports",)
+_DATA_DIRS = ("exports", PARQUET)
 # The working warehouse a run keeps after its publication (staging, intermediate, test failures).
 BUILT = "built.duckdb"
 
@@ -130,6 +137,8 @@ CURRENT = "current"
 SERVED = (*(a.file for a in warehouse.AUDIENCES), MANIFEST, "exports", "docs")
 # Served links of older layouts, removed at the next switch.
 _RETIRED = ("public",)
+# Served only while the version in place has them.
+_OPTIONAL = (PARQUET,)
 
 
 def _atomic_symlink(target: str, link: Path) -> None:
@@ -206,13 +215,16 @@ def publish(
     docs_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Publish an audited candidate. Returns the publication manifest."""
-    if not candidate.is_file():  # opening it would create an empty warehouse and publish that
-        raise FileNotFoundError(f"no candidate to publish at {candidate}")
+    on_parquet = settings.engine == "spark"
+    # opening a missing file would create an empty warehouse and publish that
+    if not (candidate.is_dir() if on_parquet else candidate.is_file()):
+        kind = "Parquet marts folder" if on_parquet else "candidate"
+        raise FileNotFoundError(f"no {kind} to publish at {candidate}")
     started = time.monotonic()
     serving = settings.serving_dir
     serving.mkdir(parents=True, exist_ok=True)
     _clean_incomplete(settings)
-    if candidate.with_name(candidate.name + ".wal").exists():
+    if not on_parquet and candidate.with_name(candidate.name + ".wal").exists():
         warehouse.checkpoint(candidate)
 
     seq = 1 + max((_seq_of(p.name) for p in _version_dirs(settings)), default=0)
@@ -222,7 +234,8 @@ def publish(
 
     # 1. Stage the whole version beside the serving files (nobody reads it yet).
     meta = {"version": name, "run_id": run_id, "logical_date": logical_date}
-    served = write_audiences(candidate, vdir, input_manifests, meta)
+    write = write_parquet_audiences if on_parquet else write_audiences
+    served = write(candidate, vdir, input_manifests, meta)
     regulator_db = vdir / warehouse.audience("regulator").file
     counts = {name: w.counts for name, w in served.items()}
     row_counts = counts["regulator"]
@@ -233,6 +246,7 @@ def publish(
         "run_id": run_id,
         "logical_date": logical_date,
         "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "engine": settings.engine,
         "inputs": input_manifests,
         "row_counts": row_counts,
         "public_row_counts": counts["public"],
@@ -265,7 +279,8 @@ def publish(
     if pg_url:
         postgres.put_in_place(pg_url, name, settings.keep_versions)
     # the run keeps its whole build (staging, intermediate, test failures) for debugging
-    os.replace(candidate, candidate.with_name(BUILT))
+    if not on_parquet:  # a Spark build's marts stay where the build wrote them
+        os.replace(candidate, candidate.with_name(BUILT))
     manifest["publish_seconds"] = round(time.monotonic() - started, 2)
     _prune(settings)
     log.info(
@@ -296,6 +311,50 @@ def write_audiences(
         served[a.name] = warehouse.write_served(
             candidate, vdir / a.file, a.selection(tables), vdir / "exports" / a.name, extra
         )
+    return served
+
+
+def write_parquet_audiences(
+    marts: Path,
+    vdir: Path,
+    input_manifests: list[dict[str, Any]],
+    meta: dict[str, str] | None = None,
+) -> dict[str, warehouse.Written]:
+    """The Spark engine's publication: each audience's share of the Parquet marts under
+    ``marts`` (``<schema>/<table>/*.parquet``) copied to ``vdir/parquet/<audience>/<served
+    schema>/<table>/``, then its DuckDB file, exports and meta built from those copies, as
+    :func:`write_audiences` builds them from a DuckDB candidate."""
+    folders = warehouse.parquet_folders(marts)
+    if not folders:
+        raise FileNotFoundError(f"no Parquet marts (<schema>/<table>/*.parquet) under {marts}")
+    tables = list(folders)
+    served: dict[str, warehouse.Written] = {}
+    for a in warehouse.AUDIENCES:
+        copies: dict[tuple[str, str], Path] = {}
+        for schema, table, served_schema in a.selection(tables):
+            dest = vdir / PARQUET / a.name / served_schema / table
+            dest.mkdir(parents=True)
+            for part in sorted(folders[(schema, table)].glob("*.parquet")):
+                shutil.copyfile(part, dest / part.name)
+            copies[(served_schema, table)] = dest
+        views = vdir / f".views_{a.name}.duckdb"
+        warehouse.parquet_views(views, copies)
+
+        def extra(con: Any, audience: str = a.name) -> dict[str, int]:
+            if meta:
+                _write_meta(con, meta)
+            return _write_feed_loads(con, input_manifests) if audience == "operator" else {}
+
+        try:
+            served[a.name] = warehouse.write_served(
+                views,
+                vdir / a.file,
+                [(s, t, s) for s, t in copies],
+                vdir / "exports" / a.name,
+                extra,
+            )
+        finally:
+            views.unlink(missing_ok=True)
     return served
 
 
@@ -413,10 +472,13 @@ def _switch_to(settings: Settings, version: Version) -> None:
     files in place, needs that)."""
     serving = settings.serving_dir
     _atomic_symlink(os.path.relpath(version.path, serving), serving / CURRENT)
-    for name in SERVED:
+    for name in SERVED + _OPTIONAL:
         link = serving / name
         if link.is_dir() and not link.is_symlink():
             shutil.rmtree(link)
+        if name in _OPTIONAL and not (version.path / name).exists():
+            link.unlink(missing_ok=True)
+            continue
         _atomic_symlink(f"{CURRENT}/{name}", link)
     for name in _RETIRED:
         if (serving / name).is_symlink():

@@ -1,6 +1,6 @@
 """Benchmark of the whole pipeline on a generated population: each stage timed on its own.
 
-    python -m panorama bench pipeline --entities 1000000 --runs 1
+    python -m panorama bench pipeline --entities 1000000 --runs 1 [--engine spark]
 
 generate -> extract (every feed, in this process) -> build (build_identity + resolve (Splink) +
 the rest of the dbt build) -> audit (dbt test + GX checkpoint) -> publish. The stages after
@@ -15,6 +15,11 @@ built), then ``--days`` following days, each with one day of deliveries
 (:mod:`panorama_dev.synth.daily`: new penalties, licences, complaints and changes, a fresh full
 registration list), each day timed whole (extract + build + audit + publish) and by stage. The
 last line reads ``days: <s1> <s2> ... <sN+1>`` (seconds per day, the full first day first).
+
+``--engine`` (default ``PANORAMA_ENGINE``) runs the stages after extract on DuckDB or on Spark
+(a local session on ``PANORAMA_SPARK_MASTER``); each stage reports its peak memory: the
+largest resident set of this process and all its children (dbt, the Spark JVM) while it ran,
+sampled every 0.2 s.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import dataclasses
 import json
 import resource
 import statistics
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,14 +45,58 @@ def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
     return result, round(time.monotonic() - started, 2)
 
 
-def run(entities: int, runs: int, base_dir: Path, seed: int, ds: str) -> dict[str, Any]:
+class PeakMemory:
+    """Largest resident set (MiB) of this process plus its children while in the block."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every, self.peak_mib = every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while True:
+            total = 0
+            for proc in (me, *me.children(recursive=True)):
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:  # a child that just ended
+                    pass
+            self.peak_mib = max(self.peak_mib, round(total / 2**20, 1))
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run(
+    entities: int, runs: int, base_dir: Path, seed: int, ds: str, engine: str | None = None
+) -> dict[str, Any]:
     from panorama import pipeline, warehouse
     from panorama.settings import get_settings
 
     from panorama_dev.local_platform import ensure_generated, extract_all, forget_landed
 
-    settings = dataclasses.replace(get_settings(), data_dir=(base_dir / f"n{entities}").resolve())
-    result: dict[str, Any] = {"entities": entities, "runs": runs, "ds": ds, "seed": seed}
+    settings = get_settings()
+    engine = engine or settings.engine
+    # one raw zone per population, whatever the engine; each engine its own build and serving
+    data_dir = (base_dir / f"n{entities}").resolve()
+    settings = dataclasses.replace(settings, data_dir=data_dir, engine=engine)
+    result: dict[str, Any] = {
+        "entities": entities,
+        "engine": engine,
+        "runs": runs,
+        "ds": ds,
+        "seed": seed,
+    }
     generated, seconds = _timed(ensure_generated, settings.data_dir, entities, seed, ds)
     result["generate_s"] = seconds if generated else "reused"
     forget_landed(settings.data_dir)  # reused deliveries would land as a no-op: time a landing
@@ -64,18 +114,23 @@ def run(entities: int, runs: int, base_dir: Path, seed: int, ds: str) -> dict[st
         "audit": [],
         "publish": [],
     }
+    peaks: dict[str, float] = {}
+
+    def stage(name: str, fn, *args) -> float:
+        with PeakMemory() as mem:
+            _, t = _timed(fn, *args)
+        peaks[name] = max(peaks.get(name, 0.0), mem.peak_mib)
+        stages[name].append(t)
+        return t
+
     for i in range(runs):
-        run_id = f"bench-{i}"
-        _, t1 = _timed(pipeline.build_identity, ds, run_id, settings)
-        _, t2 = _timed(pipeline.resolve, ds, run_id, settings)
-        _, t3 = _timed(pipeline.build, ds, run_id, settings)
-        for name, t in (("build_identity", t1), ("resolve", t2), ("build_rest", t3)):
-            stages[name].append(t)
+        run_id = f"bench-{engine}-{i}"
+        t1 = stage("build_identity", pipeline.build_identity, ds, run_id, settings)
+        t2 = stage("resolve", pipeline.resolve, ds, run_id, settings)
+        t3 = stage("build_rest", pipeline.build, ds, run_id, settings)
         stages["build"].append(round(t1 + t2 + t3, 2))
-        _, t = _timed(pipeline.audit, ds, run_id, settings)
-        stages["audit"].append(t)
-        _, t = _timed(pipeline.publish, ds, run_id, manifests, settings)
-        stages["publish"].append(t)
+        stage("audit", pipeline.audit, ds, run_id, settings)
+        stage("publish", pipeline.publish, ds, run_id, manifests, settings)
         print(f"  run {i + 1}/{runs}: " + ", ".join(f"{k} {v[-1]}s" for k, v in stages.items()))
     for name, values in stages.items():
         result[f"{name}_s_median"] = round(statistics.median(values), 2)
@@ -83,6 +138,7 @@ def run(entities: int, runs: int, base_dir: Path, seed: int, ds: str) -> dict[st
     result["audit_share_of_build"] = round(result["audit_s_median"] / result["build_s_median"], 3)
     result["serving_mib"] = round(settings.serving_path.stat().st_size / 2**20, 1)
     result["row_counts"] = warehouse.table_counts(settings.serving_path)
+    result["peak_mib_by_stage"] = peaks
     result["peak_rss_mib_self"] = _rss_mib(resource.RUSAGE_SELF)
     result["peak_rss_mib_children"] = _rss_mib(resource.RUSAGE_CHILDREN)
     return result
@@ -167,13 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--full-refresh", action="store_true", help="with --days: rebuild every day from scratch"
     )
+    p.add_argument(
+        "--engine", choices=["duckdb", "spark"], help="default: PANORAMA_ENGINE (duckdb)"
+    )
     args = p.parse_args(argv)
     if args.days is not None:
         return _main_days(args)
     report = []
     for n in args.entities:
         print(f"pipeline benchmark: {n:,} entities, {args.runs} run(s) of build/audit/publish")
-        r = run(n, args.runs, args.dir, args.seed, args.date)
+        r = run(n, args.runs, args.dir, args.seed, args.date, args.engine)
         report.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "row_counts"}, indent=2))
     args.dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,10 @@ department-like (the registered name only) and 2 % about unlicensed vendors. The
 peak RSS and its precision and recall on these records.
 
     PYTHONPATH=plugins .venv/bin/python -m panorama_dev.bench.resolution --entities 1000000
+
+``--engine spark`` runs Splink on its Spark backend (a local session on
+``PANORAMA_SPARK_MASTER``); ``peak_tree_mb`` is then the largest resident set of the matcher
+and its Spark JVM together.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import resource
 import shutil
@@ -137,36 +142,59 @@ _CHILD = """
 import json, resource, sys
 from pathlib import Path
 from panorama.build.resolution import match_unresolved
-db, out, model, seed, threads = sys.argv[1:6]
+db, out, model, seed, threads, engine = sys.argv[1:7]
 r = match_unresolved(Path(db), Path(out), Path(model), seed=int(seed),
-                     threads=int(threads) or None)
+                     threads=int(threads) or None, engine=engine)
 r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+if engine == "spark":  # end the JVM and wait for it: its CPU time is then counted
+    from pyspark import SparkContext
+    gateway = SparkContext._gateway
+    SparkContext._active_spark_context.stop()
+    gateway.shutdown()
+    gateway.proc.stdin.close()
+    gateway.proc.wait()
 print(json.dumps(r))
 """
 
 
-def run_matcher(db: Path, work: Path, seed: int, threads: int = 0) -> dict[str, Any]:
+def run_matcher(
+    db: Path, work: Path, seed: int, threads: int = 0, engine: str = "duckdb"
+) -> dict[str, Any]:
     """match_unresolved in a child process, so its peak RSS is its own."""
+    from panorama_dev.bench.pipeline import PeakMemory
+
     started = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _CHILD,
-            str(db),
-            str(work / "resolution"),
-            str(work / "model"),
-            str(seed),
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = before.ru_utime + before.ru_stime
+    # the Spark session's warehouse and checkpoints go under the work folder
+    env = {**os.environ, "PANORAMA_DATA_DIR": str(work / "data")}
+    with PeakMemory() as tree:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                str(db),
+                str(work / "resolution"),
+                str(work / "model"),
+                str(seed),
+                str(threads),
+                engine,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"matcher failed:\n{proc.stderr[-4000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall_seconds"] = round(time.perf_counter() - started, 2)
+    result["peak_tree_mb"] = tree.peak_mib
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the matcher and its children (the Spark JVM): what a loaded machine does
+    # not inflate, unlike wall time
+    result["cpu_seconds"] = round(used.ru_utime + used.ru_stime - cpu_before, 1)
     return result
 
 
@@ -198,6 +226,7 @@ def main(
     seed: int = 7,
     threads: int = 0,
     keep: bool = False,
+    engine: str = "duckdb",
 ) -> dict[str, Any]:
     work_dir = Path(work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -206,14 +235,17 @@ def main(
     started = time.perf_counter()
     sizes = build_candidate(db, entities, records or entities, seed)
     build_seconds = round(time.perf_counter() - started, 1)
-    result = run_matcher(db, work_dir, seed, threads)
+    result = run_matcher(db, work_dir, seed, threads, engine)
     report = {
+        "engine": engine,
         **sizes,
         "build_seconds": build_seconds,
         "match_seconds": result["seconds"]["total"],
         "match_wall_seconds": result["wall_seconds"],
         "match_steps": result["seconds"],
         "peak_rss_mb": result["peak_rss_mb"],
+        "peak_tree_mb": result["peak_tree_mb"],
+        "cpu_seconds": result["cpu_seconds"],
         "candidate_pairs": result["candidate_pairs"],
         "linked": result["above_threshold"],
         "review": result["review"],
@@ -235,10 +267,11 @@ def cli(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
     a = p.parse_args(argv)
     print(
         json.dumps(
-            main(a.entities, a.records, a.work_dir, a.seed, a.threads, a.keep),
+            main(a.entities, a.records, a.work_dir, a.seed, a.threads, a.keep, a.engine),
             indent=1,
             ensure_ascii=False,
         )

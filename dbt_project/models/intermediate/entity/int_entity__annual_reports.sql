@@ -30,8 +30,8 @@ last_due as (
                 then year({{ as_of_date() }}) - 1
             else year({{ as_of_date() }}) - 2
         end as last_due_year,
-        (select window_months from {{ ref('risk_windows') }} where window_name = 'annual_reports')
-            // 12 as window_years
+        {{ int_div("(select window_months from " ~ ref('risk_windows')
+            ~ " where window_name = 'annual_reports')", '12') }} as window_years
 
 ),
 
@@ -39,11 +39,11 @@ due_years as (
 
     select
         registry.entity_id,
-        unnest(range(
-            greatest(last_due.last_due_year - last_due.window_years + 1,
-                     coalesce(year(registry.established_date), 0)),
-            last_due.last_due_year + 1
-        )) as report_year
+        {{ unnest_range(
+            'greatest(last_due.last_due_year - last_due.window_years + 1,
+                     coalesce(year(registry.established_date), 0))',
+            'last_due.last_due_year + 1'
+        ) }} as report_year
     from registry
     cross join last_due
 
@@ -56,7 +56,7 @@ due_while_operating as (
     from due_years
     inner join registry on registry.entity_id = due_years.entity_id
     where not (
-        coalesce(registry.status similar to '.*(注销|吊销|撤销|迁出).*', false)
+        coalesce({{ similar_to('registry.status', '.*(注销|吊销|撤销|迁出).*') }}, false)
         and registry.status_date <= make_date(due_years.report_year + 1, 6, 30)
     )
 
@@ -74,7 +74,7 @@ missed as (
     select
         due_years.entity_id,
         count(*) as years_missed,
-        list(due_years.report_year order by due_years.report_year) as missed_years
+        {{ ordered_list('due_years.report_year', 'due_years.report_year') }} as missed_years
     from due_while_operating as due_years
     inner join covered_years on covered_years.report_year = due_years.report_year
     left join filed

@@ -21,26 +21,38 @@ industry_risk as (
 
 ),
 
+{#- the type named by a keyword of the registered type text (a join, not a correlated
+    subquery: Spark does not plan a correlated non-equality predicate) -#}
+keyword_types as (
+
+    select registry.entity_id, min(t.entity_type) as entity_type
+    from registry
+    inner join entity_types as t
+        on t.name_keyword is not null and contains(registry.entity_type_text, t.name_keyword)
+    group by registry.entity_id
+
+),
+
 typed as (
 
     select
         registry.*,
         coalesce(
             registry.uscc_entity_type,
-            (select min(t.entity_type) from entity_types as t
-             where t.name_keyword is not null and contains(registry.entity_type_text, t.name_keyword)),
+            keyword_types.entity_type,
             'enterprise'
         ) as entity_type
     from registry
+    left join keyword_types on keyword_types.entity_id = registry.entity_id
 
 ),
 
 industry_prefixes as (
 
-    select entity_id, unnest([
-        left(industry_code, 1), left(industry_code, 2), left(industry_code, 3),
-        left(industry_code, 4), left(industry_code, 5)
-    ]) as industry_prefix
+    select entity_id, {{ unnest_values([
+        'left(industry_code, 1)', 'left(industry_code, 2)', 'left(industry_code, 3)',
+        'left(industry_code, 4)', 'left(industry_code, 5)'
+    ]) }} as industry_prefix
     from registry
     where industry_code is not null
 
@@ -50,10 +62,10 @@ industry_match as (
 
     select
         industry_prefixes.entity_id,
-        arg_max(industry_risk.risk_level, length(industry_risk.industry_prefix)) as industry_risk_level,
-        arg_max(industry_risk.highly_sensitive, length(industry_risk.industry_prefix)) as highly_sensitive,
-        arg_max(industry_risk.industry_model, length(industry_risk.industry_prefix)) as industry_model,
-        arg_max(industry_risk.industry_name, length(industry_risk.industry_prefix)) as industry_risk_name
+        max_by(industry_risk.risk_level, length(industry_risk.industry_prefix)) as industry_risk_level,
+        max_by(industry_risk.highly_sensitive, length(industry_risk.industry_prefix)) as highly_sensitive,
+        max_by(industry_risk.industry_model, length(industry_risk.industry_prefix)) as industry_model,
+        max_by(industry_risk.industry_name, length(industry_risk.industry_prefix)) as industry_risk_name
     from industry_prefixes
     inner join industry_risk on industry_risk.industry_prefix = industry_prefixes.industry_prefix
     group by industry_prefixes.entity_id
@@ -81,7 +93,7 @@ select
     coalesce(specific_model.model_name, default_model.model_name) as base_risk_model,
     industry_match.industry_model as industry_risk_model,
     {{ dbt.datediff('typed.established_date', as_of_date(), 'day') }} / 365.25 as age_years,
-    coalesce(typed.status similar to '.*(吊销|撤销|责令关闭).*', false) as is_revoked,
+    coalesce({{ similar_to('typed.status', '.*(吊销|撤销|责令关闭).*') }}, false) as is_revoked,
     (
         (typed.entity_name is not null)::int + (typed.entity_type_text is not null)::int
         + (typed.division_code is not null)::int + (typed.industry_code is not null)::int

@@ -12,6 +12,6 @@ mentions as (
 select
     entity_id,
     count(*) as feed_count,
-    string_agg(feed, ',' order by feed) as feeds
+    {{ ordered_agg('feed', "','", 'feed') }} as feeds
 from mentions
 group by entity_id

@@ -30,7 +30,7 @@ classified as (
 
     select
         *,
-        coalesce(licence_status similar to '.*(注销|撤销|吊销|撤回).*', false) as is_withdrawn,
+        coalesce({{ similar_to('licence_status', '.*(注销|撤销|吊销|撤回).*') }}, false) as is_withdrawn,
         (valid_to is not null and valid_to < {{ as_of_date() }}) as has_lapsed,
         coalesce(
             max(coalesce(valid_to, date '9999-12-31')) over (

@@ -25,7 +25,7 @@ names as (
 
     select c.uscc, {{ name_key('v.value') }}, 'former'
     from changes as c
-    cross join unnest([c.before_value, c.after_value]) as v(value)
+    {{ cross_join_values(['c.before_value', 'c.after_value'], 'v', 'value') }}
     inner join registry as r on r.entity_id = c.uscc
 
 )

@@ -24,18 +24,18 @@ select
     source_row,
     batch_id,
     load_date,
-    cast({{ c.name }} as varchar) as party_name,
+    cast({{ c.name }} as string) as party_name,
     {{ name_key(c.name) }} as name_key,
     uscc,
     uscc_problem,
-    {% if kind == 'complaint' %}cast(null as varchar){% else %}reg_no{% endif %} as reg_no,
-    cast({{ c.org }} as varchar) as org_code,
-    cast({{ c.org_problem }} as varchar) as org_code_problem,
-    cast({{ c.idtype }} as varchar) as id_code_type,
-    cast({{ c.idmask }} as varchar) as id_code_masked,
-    cast({{ c.address }} as varchar) as address,
-    cast({{ c.division }} as varchar) as division_code,
-    cast({{ c.rep }} as varchar) as legal_rep
+    {% if kind == 'complaint' %}cast(null as string){% else %}reg_no{% endif %} as reg_no,
+    cast({{ c.org }} as string) as org_code,
+    cast({{ c.org_problem }} as string) as org_code_problem,
+    cast({{ c.idtype }} as string) as id_code_type,
+    cast({{ c.idmask }} as string) as id_code_masked,
+    cast({{ c.address }} as string) as address,
+    cast({{ c.division }} as string) as division_code,
+    cast({{ c.rep }} as string) as legal_rep
 from {{ ref('stg_raw__' ~ kind) }}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}

@@ -27,7 +27,7 @@ change_reg_nos as (
 
     select uscc as entity_id, {{ normalize_code('v.value') }} as key_value
     from changes
-    cross join unnest([before_value, after_value]) as v(value)
+    {{ cross_join_values(['before_value', 'after_value'], 'v', 'value') }}
     where uscc_problem is null and change_item like '%注册号%'
 
 ),
@@ -48,7 +48,7 @@ all_keys as (
     select 'reg_no', c.key_value, c.entity_id, 'change_history', 2
     from change_reg_nos as c
     inner join registry as r on r.entity_id = c.entity_id
-    where regexp_full_match(c.key_value, '[0-9]{15}')
+    where {{ full_match('c.key_value', '[0-9]{15}') }}
 
     union all
 
@@ -68,6 +68,6 @@ select
     key_value,
     count(distinct entity_id) > 1 as is_ambiguous,
     case when count(distinct entity_id) = 1 then min(entity_id) end as entity_id,
-    arg_min(key_source, source_rank) as key_source
+    min_by(key_source, source_rank) as key_source
 from all_keys
 group by key_type, key_value

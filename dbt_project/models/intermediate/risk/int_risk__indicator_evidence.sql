@@ -235,13 +235,13 @@ evidence as (
         coalesce(report.record_id, missed.registration_record_id),
         case when report.record_id is null then 'registration' else 'annual_report' end,
         make_date(missed.report_year + 1, 6, 30),
-        cast(missed.report_year as varchar) || '年度报告未报送'
+        cast(missed.report_year as string) || '年度报告未报送'
             || case when report.record_id is null then '（无报送记录）' else '' end
     from (
         select
             reports.entity_id,
             registry.record_id as registration_record_id,
-            unnest(reports.annual_report_missed_years) as report_year
+            {{ unnest_list('reports.annual_report_missed_years') }} as report_year
         from {{ ref('int_entity__annual_reports') }} as reports
         inner join {{ ref('int_resolution__registry') }} as registry
             on registry.entity_id = reports.entity_id

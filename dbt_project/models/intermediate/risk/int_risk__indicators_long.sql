@@ -4,12 +4,13 @@ with
 
 unpivoted as (
 
-    unpivot (
-        select * exclude (entity_type, base_risk_model, industry_risk_model)
-        from {{ ref('int_risk__indicators') }}
-    )
-    on columns(* exclude (entity_id))
-    into name indicator value value
+    {{ unpivot_relation(
+        ref('int_risk__indicators'),
+        keep=['entity_id'],
+        drop=['entity_type', 'base_risk_model', 'industry_risk_model'],
+        name='indicator',
+        value='value'
+    ) }}
 
 )
 

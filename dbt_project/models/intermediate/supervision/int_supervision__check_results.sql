@@ -8,7 +8,7 @@ select
     spot.task_id,
     spot.task_name,
     spot.check_date,
-    strftime(spot.check_date, '%Y') || 'Q' || cast(quarter(spot.check_date) as varchar)
+    {{ year_text('spot.check_date') }} || 'Q' || cast(quarter(spot.check_date) as string)
         as check_quarter,
     spot.check_type,
     spot.check_items,
@@ -26,7 +26,7 @@ inner join {{ ref('int_resolution__records') }} as resolved
 left join {{ ref('fct_spot_check_plan') }} as plan
     on plan.entity_id = resolved.entity_id
     and plan.plan_id
-        = strftime(spot.check_date, '%Y') || 'Q' || cast(quarter(spot.check_date) as varchar)
+        = {{ year_text('spot.check_date') }} || 'Q' || cast(quarter(spot.check_date) as string)
 left join {{ ref('dim_entity') }} as entity on entity.entity_id = resolved.entity_id
 left join {{ ref('fct_risk_grade') }} as grade on grade.entity_id = resolved.entity_id
 where resolved.entity_id is not null

@@ -16,7 +16,7 @@ entities as (
         entity.division_name,
         entity.registered_capital,
         entity.status,
-        coalesce(entity.status similar to '.*(吊销|注销|撤销|迁出|责令关闭).*', false) as is_closed,
+        coalesce({{ similar_to('entity.status', '.*(吊销|注销|撤销|迁出|责令关闭).*') }}, false) as is_closed,
         grade.grade,
         grade.overrides_label
     from {{ ref('dim_entity') }} as entity

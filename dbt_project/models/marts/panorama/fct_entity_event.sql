@@ -18,7 +18,7 @@ events as (
     select
         record_id, 'registration' as event_type, established_date as event_date,
         concat_ws('', '设立登记：', entity_type_text, '，注册资本',
-            cast(registered_capital as varchar), '万元') as summary,
+            cast(registered_capital as string), '万元') as summary,
         registered_capital as amount,
         feed, source_file, source_row, batch_id, load_date
     from {{ ref('stg_raw__registration') }}
@@ -36,7 +36,7 @@ events as (
     select
         record_id, 'penalty', decision_date,
         concat_ws('', '行政处罚：', penalty_category,
-            case when fine_amount is not null then '，罚款' || cast(fine_amount as varchar) || '万元' end,
+            case when fine_amount is not null then '，罚款' || cast(fine_amount as string) || '万元' end,
             '（', authority, ' ', decision_no, '）'),
         fine_amount,
         feed, source_file, source_row, batch_id, load_date
@@ -47,7 +47,7 @@ events as (
     select
         record_id, 'licence', decision_date,
         concat_ws('', '行政许可：', coalesce(certificate_name, licence_category),
-            '，有效期至', cast(valid_to as varchar), '（', authority, '）'),
+            '，有效期至', cast(valid_to as string), '（', authority, '）'),
         null,
         feed, source_file, source_row, batch_id, load_date
     from {{ ref('stg_raw__licence') }}
@@ -132,7 +132,7 @@ events as (
     select
         record_id, 'annual_report',
         coalesce(filed_date, make_date(report_year + 1, 6, 30)),
-        cast(report_year as varchar) || '年度报告' || case when is_filed then '已报送' else '未报送' end,
+        cast(report_year as string) || '年度报告' || case when is_filed then '已报送' else '未报送' end,
         null,
         feed, source_file, source_row, batch_id, load_date
     from {{ ref('stg_raw__annual_report') }}

@@ -12,11 +12,11 @@ select
         when 'shared_address' then '同一住所'
     end as relationship_label,
     shared_value_hash,
-    null::varchar as related_record_id,
-    null::varchar as related_reference,
+    null::string as related_record_id,
+    null::string as related_reference,
     null::date as related_since,
-    null::varchar as source_feed,
-    null::varchar as source_file,
+    null::string as source_feed,
+    null::string as source_file,
     null::bigint as source_row
 from {{ ref('int_entity__relationships') }}
 
@@ -25,7 +25,7 @@ union all
 select
     link_id as relationship_id,
     entity_id as entity_id_a,
-    null::varchar as entity_id_b,
+    null::string as entity_id_b,
     relationship_type,
     case relationship_type
         when 'operator_court_debtor' then '经营者为失信被执行人'

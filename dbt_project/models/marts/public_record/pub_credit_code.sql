@@ -29,11 +29,11 @@ coded as (
 
 select
     uscc,
-    substr(sha256(concat_ws(
+    substr({{ sha256_hex("concat_ws(
         '|',
-        '{{ env_var("PANORAMA_CREDIT_CODE_KEY", "credit-panorama-development-code-key") }}',
+        '" ~ env_var("PANORAMA_CREDIT_CODE_KEY", "credit-panorama-development-code-key") ~ "',
         uscc,
-        cast(code_generation as varchar)
-    )), 1, 20) as credit_code,
+        cast(code_generation as string)
+    )") }}, 1, 20) as credit_code,
     cast(code_generation as integer) as code_generation
 from coded

@@ -64,8 +64,8 @@ fired as (
 
     select
         indicators.entity_id,
-        string_agg(overrides.override_code, ',' order by overrides.override_code) as overrides_fired,
-        string_agg(overrides.override_label, '；' order by overrides.override_code) as overrides_label,
+        {{ ordered_agg('overrides.override_code', "','", 'overrides.override_code') }} as overrides_fired,
+        {{ ordered_agg('overrides.override_label', "'；'", 'overrides.override_code') }} as overrides_label,
         max(thresholds.grade_rank) as override_rank
     from {{ ref('int_risk__indicators_long') }} as indicators
     inner join {{ ref('risk_overrides') }} as overrides
@@ -80,8 +80,8 @@ windows as (
 
     select
         window_name,
-        '（近' || case when window_months % 12 = 0 then cast(window_months // 12 as varchar) || '年'
-                      else cast(window_months as varchar) || '个月' end || '）' as window_label
+        '（近' || case when window_months % 12 = 0 then cast({{ int_div('window_months', '12') }} as string) || '年'
+                      else cast(window_months as string) || '个月' end || '）' as window_label
     from {{ ref('risk_windows') }}
 
 ),
@@ -125,12 +125,12 @@ evidence as (
         entity_id,
         indicator,
         count(distinct event_id) as record_count,
-        list(distinct event_id order by event_id) as event_ids,
-        string_agg(
-            coalesce(reference, event_type) || ' '
-                || coalesce(cast(event_date as varchar), '日期不详'),
-            '、' order by event_date desc nulls last, event_id
-        ) filter (where recency <= 3) as record_refs
+        {{ ordered_list('event_id', 'event_id', distinct=true) }} as event_ids,
+        {{ ordered_agg(
+            "case when recency <= 3 then coalesce(reference, event_type) || ' '
+                || coalesce(cast(event_date as string), '日期不详') end",
+            "'、'", 'event_date desc nulls last, event_id'
+        ) }} as record_refs
     from evidence_ranked
     group by entity_id, indicator
 
@@ -140,7 +140,7 @@ cited_points as (
 
     select
         deciding_points.*,
-        case when deciding_points.basis = 'records' then coalesce(evidence.event_ids, []) end
+        case when deciding_points.basis = 'records' then coalesce(evidence.event_ids, {{ empty_text_list() }}) end
             as event_ids,
         evidence.record_refs,
         evidence.record_count
@@ -166,20 +166,20 @@ reasons as (
 
     select
         entity_id,
-        string_agg(
-            indicator_label
+        {{ ordered_agg(
+            "indicator_label
             || case when coalesce(unit, '') = '' then ''
-                    else '=' || format('{:g}', round(value, 2)) || unit end
-            || '（+' || format('{:g}', round(points, 1)) || '）'
+                    else '=' || " ~ g_format('round(value, 2)') ~ " || unit end
+            || '（+' || " ~ g_format('round(points, 1)') ~ " || '）'
             || case when basis = 'attribute' then '［登记属性］'
                     when record_refs is null then ''
                     else '：' || record_refs
                         || case when record_count > 3
-                                then '等' || cast(record_count as varchar) || '条'
+                                then '等' || cast(record_count as string) || '条'
                                 else '' end
-               end,
-            '；' order by points desc, indicator
-        ) as reasons
+               end",
+            "'；'", 'points desc, indicator'
+        ) }} as reasons
     from top_points
     group by entity_id
 
@@ -190,13 +190,13 @@ protective as (
     -- what keeps a low score low: the indicators earning negative points
     select
         entity_id,
-        string_agg(
-            indicator_label
+        {{ ordered_agg(
+            "indicator_label
             || case when coalesce(unit, '') = '' then ''
-                    else '=' || format('{:g}', round(value, 2)) || unit end
-            || '（' || format('{:g}', round(points, 1)) || '）',
-            '、' order by points, indicator
-        ) as protective
+                    else '=' || " ~ g_format('round(value, 2)') ~ " || unit end
+            || '（' || " ~ g_format('round(points, 1)') ~ " || '）'",
+            "'、'", 'points, indicator'
+        ) }} as protective
     from cited_points
     where points < 0
     group by entity_id
@@ -213,7 +213,7 @@ fired_evidence as (
         fired_codes.min_grade,
         coalesce(definitions.basis, 'records') as basis,
         case when coalesce(definitions.basis, 'records') = 'records'
-            then coalesce(evidence.event_ids, []) end as event_ids,
+            then coalesce(evidence.event_ids, {{ empty_text_list() }}) end as event_ids,
         evidence.record_refs,
         evidence.record_count
     from (
@@ -235,24 +235,22 @@ override_reasons as (
 
     select
         entity_id,
-        string_agg(
-            override_label || '（不低于' || min_grade || '类）'
+        {{ ordered_agg(
+            "override_label || '（不低于' || min_grade || '类）'
             || case when basis = 'attribute' then '［登记属性］'
                     when record_refs is null then ''
                     else '：' || record_refs
                         || case when record_count > 3
-                                then '等' || cast(record_count as varchar) || '条'
+                                then '等' || cast(record_count as string) || '条'
                                 else '' end
-               end,
-            '；' order by override_code
-        ) as override_text,
-        to_json(map_from_entries(list(
-            struct_pack(
-                k := override_code,
-                v := struct_pack(basis := basis, event_ids := event_ids, min_grade := min_grade)
-            )
-            order by override_code
-        ))) as override_evidence
+               end",
+            "'；'", 'override_code'
+        ) }} as override_text,
+        {{ json_object_agg(
+            'override_code',
+            [('basis', 'basis'), ('event_ids', 'event_ids'), ('min_grade', 'min_grade')],
+            'override_code'
+        ) }} as override_evidence
     from fired_evidence
     group by entity_id
 
@@ -265,20 +263,13 @@ indicator_points as (
     -- basis, event_ids, points, value), event ids sorted: byte-stable between runs.
     select
         entity_id,
-        to_json(map_from_entries(list(
-            struct_pack(
-                k := indicator,
-                v := struct_pack(
-                    basis := basis,
-                    event_ids := event_ids,
-                    points := round(points, 1),
-                    value := round(value, 4)
-                )
-            )
-            order by indicator
-        ))) as indicator_points,
-        list_sort(list_distinct(flatten(list(event_ids) filter (where points > 0))))
-            as point_event_ids
+        {{ json_object_agg(
+            'indicator',
+            [('basis', 'basis'), ('event_ids', 'event_ids'),
+             ('points', 'round(points, 1)'), ('value', 'round(value, 4)')],
+            'indicator'
+        ) }} as indicator_points,
+        {{ merged_sorted_list('event_ids', 'points > 0') }} as point_event_ids
     from cited_points
     group by entity_id
 
@@ -287,11 +278,11 @@ indicator_points as (
 cited_event_ids as (
 
     -- every record cited: behind each indicator earning positive points and each override
-    select entity_id, string_agg(event_id, ',' order by event_id) as reason_event_ids
+    select entity_id, {{ ordered_agg('event_id', "','", 'event_id') }} as reason_event_ids
     from (
-        select entity_id, unnest(point_event_ids) as event_id from indicator_points
+        select entity_id, {{ unnest_list('point_event_ids') }} as event_id from indicator_points
         union
-        select entity_id, unnest(event_ids) from fired_evidence
+        select entity_id, {{ unnest_list('event_ids') }} from fired_evidence
     )
     group by entity_id
 
@@ -315,9 +306,9 @@ final as (
         reasons.reasons,
         protective.protective,
         override_reasons.override_text,
-        cast(override_reasons.override_evidence as varchar) as override_evidence,
+        cast(override_reasons.override_evidence as string) as override_evidence,
         cited_event_ids.reason_event_ids,
-        cast(indicator_points.indicator_points as varchar) as indicator_points
+        cast(indicator_points.indicator_points as string) as indicator_points
     from deciding
     inner join per_role on per_role.entity_id = deciding.entity_id
     left join fired on fired.entity_id = deciding.entity_id
@@ -344,8 +335,8 @@ select
     final.overrides_label,
     concat_ws('；',
         case when grade.grade = 'A'
-             then '评为A类：分值' || cast(final.score as varchar) || '低于B类下限'
-                || format('{:g}', next_grade.min_score) || '，未触发直接判级规则'
+             then '评为A类：分值' || cast(final.score as string) || '低于B类下限'
+                || {{ g_format('next_grade.min_score') }} || '，未触发直接判级规则'
                 || case when final.reasons is null then '，无加分风险指标' else '' end
                 || case when final.protective is not null
                         then '；有利因素：' || final.protective else '' end end,

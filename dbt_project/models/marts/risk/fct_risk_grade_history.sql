@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         unique_key='history_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=incremental_strategy_keyed(),
         on_schema_change='append_new_columns'
     )
 }}
@@ -34,7 +34,7 @@ open_periods as (
     select
         history_id, entity_id, grade, score, model_name,
         {%- for column in ['overrides_fired', 'reasons', 'indicator_points'] %}
-        {% if column in existing %}{{ column }}{% else %}cast(null as varchar) as {{ column }}{% endif %},
+        {% if column in existing %}{{ column }}{% else %}cast(null as string) as {{ column }}{% endif %},
         {%- endfor %}
         valid_from, valid_to, is_current
     from {{ this }}
@@ -96,7 +96,7 @@ changed as (
 opened as (
 
     select
-        md5(entity_id || '|' || cast(as_of_date as varchar)) as history_id,
+        md5(entity_id || '|' || cast(as_of_date as string)) as history_id,
         entity_id,
         grade,
         score,

@@ -48,10 +48,10 @@ changed as (
 
 indicator_keys as (
 
-    select entity_id, previous_points, current_points, unnest(json_keys(previous_points)) as indicator
+    select entity_id, previous_points, current_points, {{ unnest_list(json_keys_of('previous_points')) }} as indicator
     from changed
     union
-    select entity_id, previous_points, current_points, unnest(json_keys(current_points))
+    select entity_id, previous_points, current_points, {{ unnest_list(json_keys_of('current_points')) }}
     from changed
 
 ),
@@ -65,13 +65,15 @@ indicator_changes as (
         coalesce(definitions.basis, 'records') as basis,
         {%- for side in ['previous', 'current'] %}
         {%- for field in ['value', 'points'] %}
-        coalesce(cast(json_extract(
-            indicator_keys.{{ side }}_points, '$.' || indicator_keys.indicator || '.{{ field }}'
-        ) as double), 0) as {{ side }}_{{ field }},
+        coalesce(cast({{ json_at(
+            'indicator_keys.' ~ side ~ '_points',
+            "'$.' || indicator_keys.indicator || '." ~ field ~ "'"
+        ) }} as double), 0) as {{ side }}_{{ field }},
         {%- endfor %}
-        coalesce(from_json(json_extract(
-            indicator_keys.{{ side }}_points, '$.' || indicator_keys.indicator || '.event_ids'
-        ), '["VARCHAR"]'), []::varchar[]) as {{ side }}_event_ids{{ ',' if side == 'previous' }}
+        coalesce({{ json_text_list(json_at(
+            'indicator_keys.' ~ side ~ '_points',
+            "'$.' || indicator_keys.indicator || '.event_ids'"
+        )) }}, {{ empty_text_list(typed=true) }}) as {{ side }}_event_ids{{ ',' if side == 'previous' }}
         {%- endfor %}
     from indicator_keys
     left join {{ ref('risk_indicators') }} as definitions
@@ -83,12 +85,10 @@ record_changes as (
 
     -- records that started or stopped counting between the two periods: a new record, or one
     -- that aged out of its window / whose listing or mark ended
-    select entity_id, 'added' as side, unnest(list_filter(current_event_ids,
-        lambda x: not list_contains(previous_event_ids, x))) as event_id
+    select entity_id, 'added' as side, {{ unnest_list(list_minus('current_event_ids', 'previous_event_ids')) }} as event_id
     from indicator_changes
     union
-    select entity_id, 'dropped', unnest(list_filter(previous_event_ids,
-        lambda x: not list_contains(current_event_ids, x)))
+    select entity_id, 'dropped', {{ unnest_list(list_minus('previous_event_ids', 'current_event_ids')) }}
     from indicator_changes
 
 ),
@@ -97,18 +97,20 @@ record_text as (
 
     select
         record_changes.entity_id,
-        string_agg(record_changes.event_id, ',' order by record_changes.event_id)
-            filter (where record_changes.side = 'added') as records_added,
-        string_agg(record_changes.event_id, ',' order by record_changes.event_id)
-            filter (where record_changes.side = 'dropped') as records_dropped,
-        string_agg(
-            coalesce(events.summary, '记录') || ' ' || coalesce(cast(events.event_date as varchar), ''),
-            '、' order by events.event_date desc, record_changes.event_id
-        ) filter (where record_changes.side = 'added') as added_text,
-        string_agg(
-            coalesce(events.summary, '记录') || ' ' || coalesce(cast(events.event_date as varchar), ''),
-            '、' order by events.event_date desc, record_changes.event_id
-        ) filter (where record_changes.side = 'dropped') as dropped_text
+        {{ ordered_agg('record_changes.event_id', "','", 'record_changes.event_id',
+            where="record_changes.side = 'added'") }} as records_added,
+        {{ ordered_agg('record_changes.event_id', "','", 'record_changes.event_id',
+            where="record_changes.side = 'dropped'") }} as records_dropped,
+        {{ ordered_agg(
+            "coalesce(events.summary, '记录') || ' ' || coalesce(cast(events.event_date as string), '')",
+            "'、'", 'events.event_date desc, record_changes.event_id',
+            where="record_changes.side = 'added'"
+        ) }} as added_text,
+        {{ ordered_agg(
+            "coalesce(events.summary, '记录') || ' ' || coalesce(cast(events.event_date as string), '')",
+            "'、'", 'events.event_date desc, record_changes.event_id',
+            where="record_changes.side = 'dropped'"
+        ) }} as dropped_text
     from record_changes
     left join {{ ref('fct_entity_event') }} as events
         on events.event_id = record_changes.event_id
@@ -122,11 +124,11 @@ attribute_text as (
     -- registration attributes whose value moved: ageing (成立年限) or a changed registration
     select
         entity_id,
-        string_agg(
-            coalesce(indicator_label, indicator) || ' ' || format('{:g}', round(previous_value, 2))
-            || '→' || format('{:g}', round(current_value, 2)),
-            '；' order by indicator
-        ) as attribute_changes,
+        {{ ordered_agg(
+            "coalesce(indicator_label, indicator) || ' ' || " ~ g_format('round(previous_value, 2)')
+            ~ " || '→' || " ~ g_format('round(current_value, 2)'),
+            "'；'", 'indicator'
+        ) }} as attribute_changes,
         bool_or(indicator = 'entity_age_years') as ageing
     from indicator_changes
     where basis = 'attribute' and current_value <> previous_value
@@ -138,11 +140,11 @@ attribute_text as (
 policy_text as (
 
     -- the same facts scored differently: the weights changed (policy data)
-    select entity_id, string_agg(coalesce(indicator_label, indicator), '、' order by indicator)
+    select entity_id, {{ ordered_agg('coalesce(indicator_label, indicator)', "'、'", 'indicator') }}
         as repointed
     from indicator_changes
     where current_points <> previous_points and current_value = previous_value
-        and list_sort(current_event_ids) = list_sort(previous_event_ids)
+        and {{ sorted_list('current_event_ids') }} = {{ sorted_list('previous_event_ids') }}
     group by entity_id
 
 ),
@@ -151,12 +153,14 @@ indicator_text as (
 
     select
         entity_id,
-        string_agg(
-            coalesce(indicator_label, indicator)
-            || ' ' || format('{:g}', round(previous_value, 2)) || '→' || format('{:g}', round(current_value, 2))
-            || '（' || format('{:+g}', round(current_points - previous_points, 1)) || '分）',
-            '；' order by abs(current_points - previous_points) desc, indicator
-        ) as indicator_changes
+        {{ ordered_agg(
+            "coalesce(indicator_label, indicator)
+            || ' ' || " ~ g_format('round(previous_value, 2)') ~ " || '→' || "
+            ~ g_format('round(current_value, 2)')
+            ~ " || '（' || " ~ g_format('round(current_points - previous_points, 1)', sign='+')
+            ~ " || '分）'",
+            "'；'", 'abs(current_points - previous_points) desc, indicator'
+        ) }} as indicator_changes
     from indicator_changes
     where current_points <> previous_points
     group by entity_id
@@ -167,8 +171,8 @@ override_lists as (
 
     select
         entity_id,
-        coalesce(string_split(previous_overrides, ','), []) as previous_list,
-        coalesce(string_split(overrides_fired, ','), []) as current_list
+        coalesce({{ split_list('previous_overrides', "','") }}, {{ empty_text_list() }}) as previous_list,
+        coalesce({{ split_list('overrides_fired', "','") }}, {{ empty_text_list() }}) as current_list
     from changed
 
 ),
@@ -183,14 +187,14 @@ override_text as (
 
     select
         override_lists.entity_id,
-        string_agg(labels.override_label, '；' order by labels.override_code)
-            filter (where list_contains(override_lists.current_list, labels.override_code)
-                and not list_contains(override_lists.previous_list, labels.override_code))
-            as overrides_started,
-        string_agg(labels.override_label, '；' order by labels.override_code)
-            filter (where list_contains(override_lists.previous_list, labels.override_code)
-                and not list_contains(override_lists.current_list, labels.override_code))
-            as overrides_ended
+        {{ ordered_agg('labels.override_label', "'；'", 'labels.override_code',
+            where=list_has('override_lists.current_list', 'labels.override_code')
+                ~ ' and not ' ~ list_has('override_lists.previous_list', 'labels.override_code'))
+        }} as overrides_started,
+        {{ ordered_agg('labels.override_label', "'；'", 'labels.override_code',
+            where=list_has('override_lists.previous_list', 'labels.override_code')
+                ~ ' and not ' ~ list_has('override_lists.current_list', 'labels.override_code'))
+        }} as overrides_ended
     from override_lists
     cross join override_labels as labels
     group by override_lists.entity_id
@@ -198,7 +202,7 @@ override_text as (
 )
 
 select
-    md5(changed.entity_id || '|' || cast({{ as_of_date() }} as varchar)) as change_id,
+    md5(changed.entity_id || '|' || cast({{ as_of_date() }} as string)) as change_id,
     changed.entity_id,
     entity.entity_name,
     entity.division_code,
@@ -234,7 +238,7 @@ select
                 and record_text.entity_id is null and attribute_text.entity_id is null
                 and policy_text.entity_id is null
                 and override_text.overrides_started is null and override_text.overrides_ended is null
-             then '分级阈值变化：分值' || cast(changed.score as varchar) || '未变' end
+             then '分级阈值变化：分值' || cast(changed.score as string) || '未变' end
     ), '') as cause,
     changed.reasons
 from changed

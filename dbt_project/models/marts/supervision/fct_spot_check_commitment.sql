@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['plan_id', 'stratum'],
-        incremental_strategy='delete+insert',
+        incremental_strategy=incremental_strategy_keyed(),
         on_schema_change='fail'
     )
 }}
@@ -30,9 +30,9 @@ strata as (
         snapshot.stratum,
         count(*) as population,
         count(*) filter (where snapshot.drawn) as drawn,
-        sha256(string_agg(snapshot.entity_id, ',' order by snapshot.entity_id))
+        {{ sha256_hex(ordered_agg('snapshot.entity_id', "','", 'snapshot.entity_id')) }}
             as population_sha256,
-        sha256(any_value(snapshot.draw_seed)) as seed_sha256,
+        {{ sha256_hex('any_value(snapshot.draw_seed)') }} as seed_sha256,
         any_value(snapshot.drawn_on) as committed_on
     from snapshot
     group by snapshot.plan_id, snapshot.stratum
@@ -43,11 +43,11 @@ plans as (
 
     select
         plan_id,
-        sha256(
-            any_value(seed_sha256) || '|'
-            || string_agg(stratum || ':' || population || ':' || population_sha256, '|'
-                order by stratum)
-        ) as plan_commitment
+        {{ sha256_hex(
+            "any_value(seed_sha256) || '|'
+            || " ~ ordered_agg("stratum || ':' || population || ':' || population_sha256", "'|'",
+                'stratum')
+        ) }} as plan_commitment
     from strata
     group by plan_id
 

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['plan_id', 'entity_id'],
-        incremental_strategy='delete+insert',
+        incremental_strategy=incremental_strategy_keyed(),
         on_schema_change='append_new_columns'
     )
 }}

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['plan_id', 'entity_id'],
-        incremental_strategy='delete+insert',
+        incremental_strategy=incremental_strategy_keyed(),
         on_schema_change='fail'
     )
 }}
@@ -71,7 +71,7 @@ matches as (
 
 qualifying as (
 
-    select entity_id, string_agg(stratum, ',' order by priority) as qualifying_strata
+    select entity_id, {{ ordered_agg('stratum', "','", 'priority') }} as qualifying_strata
     from matches
     group by entity_id
 

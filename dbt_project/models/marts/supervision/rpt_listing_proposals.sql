@@ -18,7 +18,7 @@ abnormal_3y as (
         resolved.entity_id,
         'abnormal_3y_unremedied' as ground,
         listing.record_id,
-        listing.list_reason || '（列入日期 ' || cast(listing.list_date as varchar) || '）'
+        listing.list_reason || '（列入日期 ' || cast(listing.list_date as string) || '）'
             as evidence,
         cast(listing.list_date + interval 3 year as date) as eligible_since
     from {{ ref('stg_raw__abnormal_list') }} as listing
@@ -107,9 +107,9 @@ select
     policy.basis as ground_basis,
     min(grounds.eligible_since) as eligible_since,
     count(*) as record_count,
-    string_agg(grounds.record_id, ',' order by grounds.eligible_since, grounds.record_id)
+    {{ ordered_agg('grounds.record_id', "','", 'grounds.eligible_since, grounds.record_id') }}
         as record_ids,
-    string_agg(grounds.evidence, '；' order by grounds.eligible_since, grounds.record_id)
+    {{ ordered_agg('grounds.evidence', "'；'", 'grounds.eligible_since, grounds.record_id') }}
         as evidence,
     'proposed' as status
 from grounds

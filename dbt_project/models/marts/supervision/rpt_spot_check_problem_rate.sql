@@ -25,7 +25,7 @@ counts as (
     select
         period,
         grade,
-        string_agg(distinct grade_basis, ',' order by grade_basis) as grade_basis,
+        {{ ordered_agg('grade_basis', "','", 'grade_basis', distinct=true) }} as grade_basis,
         count(*) as checked,
         count(*) filter (where problem) as problems_found
     from periods

@@ -57,7 +57,7 @@ checked as (
 masked as (
 
     select
-        * exclude (legal_rep_id_code),
+        {{ star_except(['legal_rep_id_code']) }},
         {{ mask_personal_id('legal_rep_id_code') }} as legal_rep_id_masked,
         {{ person_id_hash('legal_rep_id_code') }} as legal_rep_id_hash
     from checked

@@ -16,10 +16,10 @@ source as (
 renamed as (
 
     select
-        cast(record_id as varchar) as record_id,
+        cast(record_id as string) as record_id,
         {{ normalize_code('entity_id') }} as entity_id,
         cast(match_probability as double) as match_probability,
-        cast(model_version as varchar) as model_version
+        cast(model_version as string) as model_version
     from source
     qualify row_number() over (
         partition by record_id order by match_probability desc, entity_id
@@ -32,10 +32,10 @@ select * from renamed
 {% else %}
 
 select
-    cast(null as varchar) as record_id,
-    cast(null as varchar) as entity_id,
+    cast(null as string) as record_id,
+    cast(null as string) as entity_id,
     cast(null as double) as match_probability,
-    cast(null as varchar) as model_version
+    cast(null as string) as model_version
 where false
 
 {% endif %}

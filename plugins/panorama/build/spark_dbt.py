@@ -1,0 +1,121 @@
+"""dbt on Spark (dbt-spark, session method) with the project's Python functions registered.
+
+dbt-spark runs Python models only by submitting them to Databricks; the one step of the
+build that is Python, the assignment of inspectors to spot checks
+(``panorama.supervision.assign``), runs on Spark as a Python table function called from SQL
+(``int_supervision__assignment`` of the Spark target). This entry point registers that
+function on the SparkSession dbt's session connection opens in this process, then runs the
+dbt command line: ``python -m panorama.build.spark_dbt <dbt arguments>``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+
+ASSIGNMENT_FUNCTION = "panorama_assign_inspectors"
+ASSIGNMENT_SCHEMA = (
+    "plan_id string, entity_id string, division_code string, needed_specialism string, "
+    "inspector_1 string, inspector_2 string, specialist string, city_backup boolean"
+)
+
+
+_registered: set[int] = set()
+
+
+class AssignInspectors:
+    """Python table function: the rows of one table argument (WITH SINGLE PARTITION), each a
+    ``kind`` of row: ``check`` (a drawn entity of a plan), ``inspector``, ``conflict``, ``done``
+    (an assignment already kept); yields the assignments of the plans not yet assigned, the
+    same as the DuckDB target's Python model."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def eval(self, row) -> Iterator[tuple]:
+        self.rows.append(row.asDict())
+        yield from ()
+
+    def terminate(self) -> Iterator[tuple]:
+        from panorama.supervision import assign as fa
+
+        by_kind: dict[str, list[dict]] = defaultdict(list)
+        for r in self.rows:
+            by_kind[r["kind"]].append(r)
+        inspectors = [
+            fa.Inspector(
+                r["inspector_id"], r["division_code"], fa.parse_specialisms(r["specialisms"])
+            )
+            for r in by_kind["inspector"]
+        ]
+        conflicts = {(r["inspector_id"], r["uscc"]) for r in by_kind["conflict"]}
+        history: dict[str, dict[str, set[str]]] = defaultdict(dict)
+        for r in by_kind["done"]:
+            history[r["plan_id"]][r["entity_id"]] = {r["inspector_1"], r["inspector_2"]}
+        assigned_plans = set(history)
+        by_plan: dict[str, list[dict]] = defaultdict(list)
+        for r in sorted(by_kind["check"], key=lambda r: (r["plan_id"], r["entity_id"])):
+            by_plan[r["plan_id"]].append(r)
+        for plan_id in sorted(by_plan):
+            if plan_id in assigned_plans:
+                continue
+            earlier = [p for p in history if p < plan_id]
+            previous = history[max(earlier)] if earlier else {}
+            rows = by_plan[plan_id]
+            checks = [fa.check_of(r) for r in rows]
+            result = fa.assign(
+                checks, inspectors, conflicts, previous, rows[0]["draw_seed"], plan_id
+            )
+            history[plan_id] = {a.entity_id: {a.inspector_1, a.inspector_2} for a in result}
+            for a in result:
+                yield (
+                    plan_id,
+                    a.entity_id,
+                    a.division_code,
+                    a.needs,
+                    a.inspector_1,
+                    a.inspector_2,
+                    a.specialist,
+                    a.city_backup,
+                )
+
+
+def register(session) -> None:
+    """Register the project's Python table functions on ``session`` (once per session)."""
+    from pyspark.sql.functions import udtf
+
+    if id(session) in _registered:
+        return
+    session.udtf.register(ASSIGNMENT_FUNCTION, udtf(AssignInspectors, returnType=ASSIGNMENT_SCHEMA))
+    _registered.add(id(session))
+
+
+def _register_on_every_session() -> None:
+    """dbt-spark's session cursor calls ``SparkSession.builder...getOrCreate()`` per query:
+    the functions are registered on the session it gets."""
+    from pyspark.sql import SparkSession
+
+    original = SparkSession.Builder.getOrCreate
+
+    def get_or_create(self):
+        session = original(self)
+        register(session)
+        return session
+
+    SparkSession.Builder.getOrCreate = get_or_create
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register_on_every_session()
+    from dbt.cli.main import cli
+
+    try:
+        cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="dbt")
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
