@@ -347,3 +347,14 @@
 {% macro spark__is_yyyymmdd_date(expr) -%}
     try_to_date({{ expr }}, 'yyyyMMdd') is not null
 {%- endmacro %}
+
+{#- A fractional number literal of type double (Spark reads 365.25 as a decimal). -#}
+{% macro double_literal(text) -%}
+    {{ return(adapter.dispatch('double_literal')(text)) }}
+{%- endmacro %}
+{% macro default__double_literal(text) -%}
+    {{ text }}
+{%- endmacro %}
+{% macro spark__double_literal(text) -%}
+    cast({{ text }} as double)
+{%- endmacro %}

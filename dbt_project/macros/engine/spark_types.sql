@@ -56,24 +56,27 @@
   {% set batch_size = get_batch_size() %}
   {% set column_override = model['config'].get('column_types', {}) %}
   {% set statements = [] %}
+  {#- values written as literals, not bindings: the session cursor formats a missing value
+      as the text 'None' -#}
   {% for chunk in agate_table.rows | batch(batch_size) %}
-      {% set bindings = [] %}
-      {% for row in chunk %}
-          {% do bindings.extend(row) %}
-      {% endfor %}
       {% set sql %}
           insert into {{ this.render() }} values
           {% for row in chunk -%}
               ({%- for col_name in agate_table.column_names -%}
                   {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
                   {%- set type = spark_type(column_override.get(col_name, inferred_type)) -%}
-                    cast({{ get_binding_char() }} as {{type}})
+                  {%- set value = row[loop.index0] -%}
+                  {%- if value is none -%}
+                    cast(null as {{ type }})
+                  {%- else -%}
+                    cast('{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}' as {{ type }})
+                  {%- endif -%}
                   {%- if not loop.last%},{%- endif %}
               {%- endfor -%})
               {%- if not loop.last%},{%- endif %}
           {%- endfor %}
       {% endset %}
-      {% do adapter.add_query(sql, bindings=bindings, abridge_sql_log=True) %}
+      {% do adapter.add_query(sql, abridge_sql_log=True) %}
       {% if loop.index0 == 0 %}
           {% do statements.append(sql) %}
       {% endif %}

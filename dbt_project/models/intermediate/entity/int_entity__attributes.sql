@@ -92,7 +92,7 @@ select
     industry_match.industry_risk_name,
     coalesce(specific_model.model_name, default_model.model_name) as base_risk_model,
     industry_match.industry_model as industry_risk_model,
-    {{ dbt.datediff('typed.established_date', as_of_date(), 'day') }} / 365.25 as age_years,
+    {{ dbt.datediff('typed.established_date', as_of_date(), 'day') }} / {{ double_literal('365.25') }} as age_years,
     coalesce({{ similar_to('typed.status', '.*(吊销|撤销|责令关闭).*') }}, false) as is_revoked,
     (
         (typed.entity_name is not null)::int + (typed.entity_type_text is not null)::int
@@ -100,7 +100,7 @@ select
         + (typed.address is not null)::int + (typed.legal_rep is not null)::int
         + (typed.legal_rep_id_hash is not null)::int + (typed.registered_capital is not null)::int
         + (typed.established_date is not null)::int + (typed.status is not null)::int
-    ) / 10.0 as data_completeness
+    ) / {{ double_literal('10.0') }} as data_completeness
 from typed
 left join entity_types on entity_types.entity_type = typed.entity_type
 left join {{ ref('ref_divisions') }} as divisions on divisions.division_code = typed.division_code
