@@ -211,6 +211,14 @@ def test_new_penalty_moves_a_entity_and_history_keeps_both(fixture_builds: dict)
         [e15],
     )
     assert before == [("A", None)]
+    # a co-operative is graded by the co-operative model, its level an attribute of its type
+    model, points = _rows(
+        fixture_builds["db1"],
+        "select base_model, indicator_points from risk.fct_risk_grade where entity_id = ?",
+        [e15],
+    )[0]
+    assert model == "cooperative"
+    assert json.loads(points)["cooperative"]["basis"] == "attribute"
     db = fixture_builds["db2"]
     grade, fired, score = _rows(
         db,
@@ -287,7 +295,7 @@ def test_loan_ceiling_follows_rule_table(fixture_builds: dict) -> None:
 def test_weight_change_in_seed_moves_grades_without_sql(
     fixture_builds: dict, tmp_path: Path
 ) -> None:
-    """Raise the general model's points per penalty in a copy of the project: E02 (one
+    """Raise the general model's points for a first penalty in a copy of the project: E02 (one
     penalty, general model) gains exactly the difference and is graded by its new score."""
     u = fixture_builds["uscc"]
     old_db = fixture_builds["db1"]
@@ -302,7 +310,12 @@ def test_weight_change_in_seed_moves_grades_without_sql(
     weights = project / "seeds" / "risk_indicator_weights.csv"
     with weights.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    (row,) = [r for r in rows if r["model_name"] == "general" and r["indicator"] == "penalties_3y"]
+    (row,) = [
+        r
+        for r in rows
+        if (r["model_name"], r["indicator"], r["method"], float(r["threshold"]))
+        == ("general", "penalties_3y", "at_least", 1.0)
+    ]
     old_points, new_points = float(row["points"]), 900.0
     row["points"], row["max_points"] = "900", "3600"
     with weights.open("w", encoding="utf-8", newline="") as fh:
@@ -356,6 +369,17 @@ def test_score_tracks_latent_risk_on_generated_population(tmp_path_factory) -> N
     assert individual["D"] > individual["A"] and individual["D"] > 0.2
     assert result["individual_max_deviation"] < 0.08
     assert result["citations"]["bcd_citing_records"] == 1.0
+    # each entity type by its own base model
+    with duckdb.connect(str(build), read_only=True) as con:
+        routed = con.execute(
+            "select distinct a.entity_type, g.base_model from risk.fct_risk_grade as g "
+            "join intermediate.int_entity__attributes as a using (entity_id) order by 1"
+        ).fetchall()
+    assert routed == [
+        ("cooperative", "cooperative"),
+        ("enterprise", "general"),
+        ("individual", "individual"),
+    ]
     # judged by what the inspectors found: the final grade ranks the checks' outcomes
     outcomes = evaluate_outcomes(build, ground_truth_dir=settings.ground_truth_dir)
     final = outcomes["models"]["final"]

@@ -695,7 +695,7 @@ def model_shops(em: Emitter, e: Entity, as_of: dt.date) -> None:
     if digest % 1000 >= MODEL_SHOP_PER_MILLE:
         return
     awarded = max(e.established, as_of - dt.timedelta(days=30 + (digest >> 10) % 1000))
-    until = awarded.replace(year=awarded.year + MODEL_SHOP_TERM_YEARS) - dt.timedelta(days=1)
+    until = evt.add_years(awarded, MODEL_SHOP_TERM_YEARS) - dt.timedelta(days=1)
     org = f"{e.division.name}市场监督管理局"
     row = [e.uscc, e.name, MODEL_SHOP_TITLE, awarded.isoformat(), until.isoformat(), org]
     em.emit("model_shop__amr", row, e.uscc, dup_ok=False)

@@ -67,6 +67,8 @@ select
     attributes.base_risk_model,
     attributes.industry_risk_model,
     (attributes.entity_type = 'individual')::int as individual_business,
+    (attributes.entity_type = 'enterprise')::int as enterprise,
+    (attributes.entity_type = 'cooperative')::int as cooperative,
     attributes.age_years as entity_age_years,
     registry.registered_capital::double as registered_capital,
     attributes.industry_risk_level::double as industry_risk_level,

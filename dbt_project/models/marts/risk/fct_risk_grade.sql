@@ -5,8 +5,9 @@
     least their min_grade while their indicator holds. score stays the deciding model's score.
     Reasons: an A grade says why it is A (score below the B threshold, no override, the
     protective indicators); each override that fired and the three indicators earning most
-    points name their records (or say they are registration attributes); indicator_points and
-    override_evidence (JSON, keys sorted) give every indicator's and override's event ids. -#}
+    points (not the model's level, an entity-type attribute) name their records (or say
+    they are registration attributes); indicator_points and override_evidence (JSON, keys
+    sorted) give every indicator's and override's event ids. -#}
 with
 
 scores as (
@@ -153,9 +154,12 @@ cited_points as (
 
 top_points as (
 
+    -- the three largest indicators; a model's level (the points of the entity's type, which
+    -- every entity of the model has) is in indicator_points but not a reason
     select *
     from cited_points
     where points > 0
+        and indicator not in ('individual_business', 'enterprise', 'cooperative')
     qualify row_number() over (
         partition by entity_id order by points desc, indicator
     ) <= 3
