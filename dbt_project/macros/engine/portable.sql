@@ -333,6 +333,14 @@
     Iceberg): append. Those models insert only rows whose key is not in the table yet (a plan
     is drawn once and kept; grade history rows are new per run), so append keeps the same
     rows, except when a run with the same run id is built again. -#}
+{#- Materialisation of the staging of incremental kinds: incremental on DuckDB (each run
+    stages only the new loads, merged by record_id with delete+insert); on Spark a table built
+    from every load (Parquet tables have no row-level delete, and a Spark run starts from the
+    raw zone). -#}
+{% macro staging_incremental_materialization() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}
+
 {% macro incremental_strategy_keyed() -%}
     {{ return('append' if target.type == 'spark' else 'delete+insert') }}
 {%- endmacro %}

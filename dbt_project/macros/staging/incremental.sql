@@ -17,8 +17,8 @@
     {%- if config.get('materialized') == 'incremental' and is_incremental() and execute -%}
         {%- set newest = run_query('select max(load_date) from ' ~ this).columns[0].values()[0] -%}
         {%- if newest is not none %}
-    where cast(load_date as varchar) > '{{ newest }}'
-      and cast(load_date as varchar) not like 'month-%'
+    where cast(load_date as string) > '{{ newest }}'
+      and cast(load_date as string) not like 'month-%'
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -43,7 +43,7 @@
     _source_file as source_file,
     cast(_source_row as bigint) as source_row,
     _batch_id as batch_id,
-    cast(coalesce(_load_date, cast(load_date as varchar)) as date) as load_date,
+    cast(coalesce(_load_date, cast(load_date as string)) as date) as load_date,
     {{ dbt.safe_cast('_loaded_at', api.Column.translate_type('timestamp')) }} as loaded_at,
     _extras as extras,
     _issues as data_issues

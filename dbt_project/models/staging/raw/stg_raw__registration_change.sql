@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=staging_incremental_materialization(),
         unique_key='record_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail'
