@@ -87,6 +87,9 @@ def _write_project(root: Path, *, portable: bool) -> Path:
     project = root / ("portable" if portable else "duckdb")
     macros = project / "macros" / "identity"
     shutil.copytree(MACROS, macros)
+    # the engine-portable helpers the identity macros call (date parsing)
+    (project / "macros" / "engine").mkdir()
+    shutil.copy(MACROS.parent / "engine" / "portable.sql", project / "macros" / "engine")
     if portable:
         for path in macros.glob("*.sql"):
             text = path.read_text(encoding="utf-8")

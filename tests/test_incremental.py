@@ -174,7 +174,7 @@ def test_the_dag_refuses_an_older_date_before_extracting(published: Published):
     from airflow.sdk.execution_time.context import set_current_context
 
     dags = Path(__file__).resolve().parents[1] / "dags" / "credit_panorama.py"
-    dag = DagBag(dag_folder=str(dags), include_examples=False).get_dag("credit_panorama")
+    dag = DagBag(dag_folder=str(dags)).dags["credit_panorama"]
     assert dag.catchup is False
     list_feeds = dag.get_task("list_feeds").python_callable
     older = (date.fromisoformat(DS) - timedelta(days=1)).isoformat()

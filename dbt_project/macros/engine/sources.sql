@@ -20,8 +20,17 @@
 {% macro spark__source_relation(relation, source_name, table_name) -%}
     {%- if source_name == 'raw' -%}
         {%- set glob = env_var('PANORAMA_RAW_DIR') ~ '/' ~ table_name ~ '__*/load_date=*/*.parquet' -%}
+        {#- columns only some raw files have (`_issues`, and `_load_date` of a month the
+            raw-zone lifecycle compacted): null where no file of the kind has them yet -#}
+        {%- set present = run_query('select * from parquet.`' ~ glob ~ '` limit 0').column_names
+            | map('lower') | list -%}
+        {%- set missing = [] -%}
+        {%- for optional in ['_issues', '_load_date'] if optional not in present -%}
+            {%- do missing.append('cast(null as string) as ' ~ optional) -%}
+        {%- endfor -%}
         {%- set sql -%}
-            (select *, regexp_extract(_metadata.file_path, '/load_date=([^/]+)/', 1) as load_date
+            (select *, {% for m in missing %}{{ m }}, {% endfor -%}
+            regexp_extract(_metadata.file_path, '/load_date=([^/]+)/', 1) as load_date
             from parquet.`{{ glob }}`)
         {%- endset -%}
     {%- elif source_name == 'resolution' -%}

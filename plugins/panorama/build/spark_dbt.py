@@ -10,6 +10,7 @@ dbt command line: ``python -m panorama.build.spark_dbt <dbt arguments>``.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -107,6 +108,10 @@ def _register_on_every_session() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Python workers (the table function) run this interpreter and its packages (pyarrow, the
+    # project), not whatever python3 is first on the PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     _register_on_every_session()
     from dbt.cli.main import cli
 

@@ -90,7 +90,7 @@ select
     coalesce(licences.valid_licence_count, 0) as valid_licence_count,
     coalesce(licences.expired_licence_count, 0) as expired_licence_count,
     coalesce(penalties.penalty_count, 0) as penalty_count,
-    coalesce(penalties.penalty_amount_total, 0) as penalty_amount_total,
+    cast(coalesce(penalties.penalty_amount_total, 0) as decimal(38, 4)) as penalty_amount_total,
     penalties.latest_penalty_date,
     coalesce(listings.abnormal_list_now, false) as abnormal_list_now,
     listings.abnormal_list_since,

@@ -125,7 +125,7 @@ select
     ratio,
     stratum_population,
     draw_key,
-    draw_rank,
+    cast(draw_rank as bigint) as draw_rank,
     draw_rank <= ceil(ratio * stratum_population) as drawn,
     '{{ var("spot_check_seed") }}' as draw_seed,
     {{ as_of_date() }} as drawn_on,
