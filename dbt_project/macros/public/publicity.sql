@@ -30,7 +30,7 @@
 
 {% macro light_penalty_category(category) -%}
     ({{ category }} is not null
-        and regexp_replace({{ category }}, '警告|通报批评|罚款|[、，,；;/ 和及并处]', '', 'g') = '')
+        and {{ replace_all(category, '警告|通报批评|罚款|[、，,；;/ 和及并处]', '') }} = '')
 {%- endmacro %}
 
 {#- A natural person's name in a public name is masked to the surname and one * per other
