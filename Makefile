@@ -11,7 +11,7 @@ AIRFLOW_PORT ?= 8080
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test airflow bench bench-serve lint clean browser-deps
+.PHONY: setup run test airflow bench bench-serve lint clean browser-deps java-deps
 
 setup: $(STAMP)
 
@@ -37,7 +37,14 @@ browser-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
 	    $(BROWSER_DEPS); fi
 
-test: $(STAMP) browser-deps
+# The Spark engine (and its tests) needs a Java 17 runtime; Debian's when none is on the PATH.
+java-deps:
+	@if command -v java >/dev/null; then :; else \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
+	    openjdk-17-jre-headless; fi
+
+test: $(STAMP) browser-deps java-deps
 	$(BIN)/python -m pytest -q
 
 airflow: $(STAMP)
