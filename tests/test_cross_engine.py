@@ -154,3 +154,81 @@ def test_the_spot_check_draw_does_not_depend_on_the_engine(engines) -> None:
     spark = con.execute(query.format(f"read_parquet('{spark_files}/*.parquet')")).fetchall()
     assert duck, "no entity drawn"
     assert spark == duck
+
+
+NEXT_DS = "2026-11-25"  # the day after the first publication's logical date (DS)
+HISTORY = "risk.fct_risk_grade_history"
+
+
+def _history(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple]:
+    return con.execute(
+        "select entity_id, grade, cast(score as double), valid_from, valid_to, is_current, "
+        f"history_id from {relation} order by entity_id, valid_from, is_current"
+    ).fetchall()
+
+
+def test_grade_history_carries_over_the_same_on_both_engines(engines, tmp_path) -> None:
+    """The next day's build continues the kept grade history on both engines: a DuckDB
+    candidate from its copy of the published file, a Spark build from the published Parquet
+    copied into its catalogue (macros/engine/kept.sql). Three entities' kept periods are given
+    another grade, so the next build closes them and opens new ones; every other period is
+    kept as it was, and both engines write the same history. (Rebuilds the Spark warehouse's
+    grades: runs after the comparisons above.)"""
+    duck_path, warehouse, result, _ = engines
+    assert result.success
+    con = duckdb.connect()
+    # the published history, with three entities' grades changed
+    kept = tmp_path / "kept" / "fct_risk_grade_history"
+    kept.mkdir(parents=True)
+    spark_history = warehouse / "risk.db" / "fct_risk_grade_history"
+    con.execute(f"create table kept as select * from read_parquet('{spark_history}/*.parquet')")
+    changed = [
+        e for (e,) in con.execute("select entity_id from kept order by 1 limit 3").fetchall()
+    ]
+    con.execute(
+        "update kept set grade = case grade when 'A' then 'B' else 'A' end "
+        f"where entity_id in ({', '.join(repr(e) for e in changed)})"
+    )
+    con.execute(f"copy kept to '{kept}/part-0.parquet' (format parquet)")
+    kept_ids = {i for (i,) in con.execute("select history_id from kept").fetchall()}
+
+    duck_next = tmp_path / "candidate.duckdb"
+    shutil.copyfile(duck_path, duck_next)
+    with duckdb.connect(str(duck_next)) as duck:
+        duck.execute(f"delete from {HISTORY}")
+        duck.execute(
+            f"insert into {HISTORY} by name select * from read_parquet('{kept}/*.parquet')"
+        )
+
+    settings = pipeline.get_settings()
+    select = ["build", "--select", "fct_risk_grade", "fct_risk_grade_history"]
+    select += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    common = dict(as_of=NEXT_DS, run_id="next", extra_vars={"use_probabilistic_matches": True})
+    on_duck = run_dbt(
+        select, settings=settings, db_path=duck_next, run_dir=tmp_path / "duck", **common
+    )
+    run = pipeline.run_dir(settings, SPARK_RUN)
+    on_spark = run_dbt(
+        select,
+        settings=settings,
+        db_path=run / "candidate.duckdb",
+        run_dir=run,
+        target="spark",
+        kept_tables={HISTORY: kept},
+        **common,
+    )
+    assert on_duck.success, on_duck.log_tail
+    assert on_spark.success, on_spark.log_tail
+
+    con.execute(f"attach '{duck_next}' as duck (read_only)")
+    duck = _history(con, f"duck.{HISTORY}")
+    spark = _history(con, f"read_parquet('{spark_history}/*.parquet')")
+    assert spark == duck
+    # every kept period is still there (closed or as it was); each changed entity's closed on
+    # the next day and a new one open from it
+    assert kept_ids <= {r[6] for r in duck}
+    for entity in changed:
+        periods = [r for r in duck if r[0] == entity]
+        assert [(str(r[4]), r[5]) for r in periods] == [(NEXT_DS, False), ("None", True)]
+        assert periods[0][1] != periods[1][1]
+    assert len({r[6] for r in duck}) == len(duck), "history_id repeats"

@@ -178,13 +178,28 @@ def build_identity(
         shutil.copyfile(settings.serving_path, candidate_path(settings, run_id))
     staging = _carry_incremental_state(settings, run_id, full_refresh)
     copy_seconds = round(time.monotonic() - started, 2)
-    out = _dbt_build(settings, ds, run_id, ["--select", IDENTITY_SELECTION])
+    out = _dbt_build(
+        settings, ds, run_id, ["--select", IDENTITY_SELECTION], kept_tables=kept_tables(settings)
+    )
     return {
         "copy_seconds": copy_seconds,
         "seconds": round(time.monotonic() - started, 2),
         "incremental_staging": staging,
         **out,
     }
+
+
+def kept_tables(settings: Settings) -> dict[str, Path] | None:
+    """On Spark, the current publication's Parquet folder of each regulator table by
+    ``schema.table``: where the models that keep their rows across publications (grade
+    history, spot-check plans) start from (a DuckDB candidate starts as a copy of the
+    published file instead). None on DuckDB or before the first Spark publication."""
+    if settings.engine != "spark":
+        return None
+    marts = settings.serving_dir / publishing.PARQUET / warehouse.audience("regulator").name
+    if not marts.is_dir():
+        return None
+    return {f"{s}.{t}": p for (s, t), p in warehouse.parquet_folders(marts.resolve()).items()}
 
 
 def _carry_incremental_state(settings: Settings, run_id: str, full_refresh: bool) -> dict:

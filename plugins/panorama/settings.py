@@ -19,7 +19,9 @@ This module is the only one that reads them:
   (unset: publications go to the DuckDB files only);
 - ``PANORAMA_ENGINE``: the engine that builds, matches and audits (``duckdb``, the default, on
   one machine; ``spark`` for the province and national tiers); recorded in each publication;
-- ``PANORAMA_SPARK_MASTER``: the Spark master of the ``spark`` engine (default ``local[2]``).
+- ``PANORAMA_SPARK_MASTER``: the Spark master of the ``spark`` engine (default ``local[2]``);
+- ``PANORAMA_SPARK_DRIVER_MEMORY``: the Spark driver's heap (default ``6g``; on ``local[N]`` the
+  driver runs the executors too: the matcher's training and dbt's builds run in it).
 
 Airflow connections (``AIRFLOW_CONN_*``) are Airflow's: ``ingest/connectors/connection.py``
 reads them through Airflow.
@@ -38,6 +40,7 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "12GB"
 ENGINES = ("duckdb", "spark")
 DEFAULT_ENGINE = "duckdb"
 DEFAULT_SPARK_MASTER = "local[2]"
+DEFAULT_SPARK_DRIVER_MEMORY = "6g"
 
 
 def _path(var: str, default: Path) -> Path:
@@ -133,6 +136,7 @@ class Settings:
     postgres_conn_id: str | None = None
     engine: str = DEFAULT_ENGINE  # duckdb | spark
     spark_master: str = DEFAULT_SPARK_MASTER
+    spark_driver_memory: str = DEFAULT_SPARK_DRIVER_MEMORY
     ops: OpsSettings = field(default_factory=OpsSettings)
     matcher_retrain_days: int = 30
     matcher_max_rate_drift: float = 0.05
@@ -225,6 +229,8 @@ def get_settings() -> Settings:
         postgres_conn_id=os.environ.get("PANORAMA_POSTGRES_CONN_ID") or None,
         engine=_engine(),
         spark_master=os.environ.get("PANORAMA_SPARK_MASTER") or DEFAULT_SPARK_MASTER,
+        spark_driver_memory=os.environ.get("PANORAMA_SPARK_DRIVER_MEMORY")
+        or DEFAULT_SPARK_DRIVER_MEMORY,
         ops=_ops_from_env(),
         matcher_retrain_days=_positive_int("PANORAMA_MATCHER_RETRAIN_DAYS", 30),
         matcher_max_rate_drift=float(os.environ.get("PANORAMA_MATCHER_MAX_RATE_DRIFT") or 0.05),

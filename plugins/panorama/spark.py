@@ -2,7 +2,8 @@
 
 One session per process, made on first use: ``PANORAMA_SPARK_MASTER`` (``local[2]`` on one
 machine; ``spark://host:7077`` or ``k8s://...`` on a cluster), with the similarity functions
-Splink ships as a jar (``jaro_winkler``) on its class path, UTC session time and no web UI.
+Splink ships as a jar (``jaro_winkler``) on its class path, ``PANORAMA_SPARK_DRIVER_MEMORY`` of
+heap, UTC session time and no web UI.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def session(settings: Settings) -> Any:
             .appName("credit-panorama")
             .config("spark.jars", similarity_jar_location())
             .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", settings.spark_driver_memory)
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             # Python workers run this interpreter (its packages), not whatever python3 is on PATH

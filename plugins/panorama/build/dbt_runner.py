@@ -107,6 +107,7 @@ def run_dbt(
     extra_vars: dict | None = None,
     target: str | None = None,
     spark_dir: Path | None = None,
+    kept_tables: dict[str, Path] | None = None,
 ) -> DbtResult:
     """Invoke ``dbt <args>`` on ``db_path`` for logical date ``as_of`` and run ``run_id``
     (``extra_vars`` as dbt vars); stream its output to the log; parse run_results.json.
@@ -114,7 +115,9 @@ def run_dbt(
     ``target`` is the profile's output (default: the engine, ``PANORAMA_ENGINE``): ``duckdb``
     (the candidate file ``db_path``) or ``spark``
     (a local SparkSession whose Parquet warehouse and metastore live in ``spark_dir``, by
-    default ``<run_dir>/spark``; ``db_path`` then only names dbt's working folder)."""
+    default ``<run_dir>/spark``; ``db_path`` then only names dbt's working folder).
+    ``kept_tables`` (Spark): the last publication's Parquet folder of each ``schema.table``,
+    from which the models that keep their rows start (``macros/engine/kept.sql``)."""
     target = target or settings.engine
     db_path, run_dir = db_path.absolute(), run_dir.absolute()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +171,10 @@ def run_dbt(
     if target == "spark":  # the Spark build's Parquet tables and catalogue
         env["PANORAMA_SPARK_DIR"] = str((spark_dir or run_dir / SPARK_SUBDIR).absolute())
         env["PANORAMA_SPARK_MASTER"] = settings.spark_master
+        env["PANORAMA_SPARK_DRIVER_MEMORY"] = settings.spark_driver_memory
+        env["PANORAMA_KEPT_TABLES"] = json.dumps(
+            {name: str(path.absolute()) for name, path in (kept_tables or {}).items()}
+        )
     # Python models import the package: the copy this process runs
     env["PYTHONPATH"] = _package_path(env.get("PYTHONPATH"))
     if settings.person_hash_key:

@@ -1,9 +1,10 @@
 {{
     config(
-        materialized='incremental',
+        materialized='table' if target.type == 'spark' else 'incremental',
         unique_key='history_id',
-        incremental_strategy=incremental_strategy_keyed(),
-        on_schema_change='append_new_columns'
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        meta={'kept': true}
     )
 }}
 {#- 分类历史: one row per entity and period in which its grade, score, deciding model and
@@ -13,7 +14,10 @@
     replaces that date's rows. Grade as of date D:
         select * from risk.fct_risk_grade_history
         where valid_from <= D and (valid_to is null or valid_to > D)
-    as_of_date must not go backwards between runs. -#}
+    as_of_date must not go backwards between runs. On Spark, whose Parquet tables cannot replace
+    rows by key, it is a table rebuilt each run from the kept copy (kept_prior()): the earlier
+    rows this run does not replace, then the periods it opens and closes. -#}
+{%- set prior = kept_prior() %}
 with
 
 current_grades as (
@@ -24,10 +28,10 @@ current_grades as (
 
 ),
 
-{% if is_incremental() %}
+{% if prior is not none %}
 
 {#- columns added after a history table was first built read as null until written -#}
-{%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+{%- set existing = adapter.get_columns_in_relation(prior) | map(attribute='name') | map('lower') | list %}
 
 open_periods as (
 
@@ -37,7 +41,7 @@ open_periods as (
         {% if column in existing %}{{ column }}{% else %}cast(null as string) as {{ column }}{% endif %},
         {%- endfor %}
         valid_from, valid_to, is_current
-    from {{ this }}
+    from {{ prior }}
     where is_current and valid_from <= {{ as_of_date() }}
 
 ),
@@ -112,7 +116,18 @@ opened as (
 )
 
 select * from opened
-{% if is_incremental() %}
+{% if prior is not none %}
 union all
 select * from closed
+{% if target.type == 'spark' %}
+union all
+select
+    history_id, entity_id, grade, score, model_name,
+    {%- for column in ['overrides_fired', 'reasons', 'indicator_points'] %}
+    {% if column in existing %}{{ column }}{% else %}cast(null as string) as {{ column }}{% endif %},
+    {%- endfor %}
+    valid_from, valid_to, is_current
+from {{ prior }}
+where history_id not in (select history_id from opened union all select history_id from closed)
+{% endif %}
 {% endif %}

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key=['plan_id', 'entity_id'],
         incremental_strategy=incremental_strategy_keyed(),
+        meta={'kept': true},
         on_schema_change='append_new_columns'
     )
 }}
