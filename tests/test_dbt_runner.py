@@ -1,5 +1,5 @@
-"""The dbt runner's bookkeeping of parse states (no dbt run: see test_determinism for the reuse
-across runs)."""
+"""The dbt runner's bookkeeping of parse states (see test_determinism for the reuse across
+runs; one test here parses the project on the Spark target, twice)."""
 
 from __future__ import annotations
 
@@ -115,3 +115,47 @@ def test_dbt_output_is_logged_line_by_line_while_dbt_runs_and_masked(
     ]
     assert result.returncode == 3 and not result.success
     assert "13905341234" not in result.log_tail and "saw my first line logged" in result.log_tail
+
+
+def test_a_changed_engine_variant_is_parsed_afresh_and_stays_in_the_graph(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The inspector assignment is one model written twice (Python on DuckDB, SQL on Spark,
+    the other disabled). dbt's partial parsing drops the enabled one when either file changes;
+    the runner's parse state then starts afresh, so the next call still finds the model."""
+    import dataclasses
+    import json
+    import shutil
+
+    from panorama.settings import get_settings
+
+    monkeypatch.setenv("PANORAMA_DATA_DIR", str(tmp_path / "data"))
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        get_settings().dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    settings = dataclasses.replace(get_settings(), dbt_project_dir=project)
+    model = project / "models/intermediate/supervision/int_supervision__assignment.py"
+
+    def parse() -> set[str]:
+        run = tmp_path / "run"
+        result = dbt_runner.run_dbt(
+            ["parse"],
+            settings=settings,
+            db_path=run / "candidate.duckdb",
+            run_dir=run,
+            as_of="2026-11-24",
+            run_id="parse",
+            target="spark",
+        )
+        assert result.success, result.log_tail
+        manifest = json.loads((run / "dbt_target" / "manifest.json").read_text("utf-8"))
+        return {k for k in manifest["nodes"] if k.startswith("model.")}
+
+    name = "model.credit_panorama.int_supervision__assignment"
+    before = dbt_runner._kept_parse(settings, tmp_path / "candidate.duckdb", {}, "spark")
+    assert name in parse()
+    model.write_text(model.read_text("utf-8") + "\n# changed\n", "utf-8")
+    after = dbt_runner._kept_parse(settings, tmp_path / "candidate.duckdb", {}, "spark")
+    assert after != before
+    assert name in parse()

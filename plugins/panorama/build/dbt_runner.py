@@ -124,7 +124,10 @@ def run_dbt(
     target_dir = run_dir / "dbt_target"
     dbt_vars = dict(extra_vars or {})
     kept_parse = _kept_parse(settings, db_path, dbt_vars, target)
-    _copy_atomic(kept_parse, target_dir / PARSE_STATE)
+    if kept_parse.is_file():
+        _copy_atomic(kept_parse, target_dir / PARSE_STATE)
+    else:  # another kind's state, or one from before the project changed: parse afresh
+        (target_dir / PARSE_STATE).unlink(missing_ok=True)
     project = str(settings.dbt_project_dir.absolute())
     # Spark: dbt's command line with the project's Python table functions registered
     launcher = (
@@ -228,14 +231,30 @@ def _relative(path: Path, start: Path) -> str:
 
 
 def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict, target: str = "duckdb") -> Path:
-    """Where the parse state of calls of this kind is kept, whatever their run."""
+    """Where the parse state of calls of this kind is kept, whatever their run, and whatever
+    the project's state but for its engine variants (:func:`_engine_variants`)."""
     key = json.dumps(
         [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars]
-        + ([target] if target != "duckdb" else []),
+        + ([target] if target != "duckdb" else [])
+        + _engine_variants(settings.dbt_project_dir),
         sort_keys=True,
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return settings.build_dir / PARSE_CACHE_SUBDIR / digest / PARSE_STATE
+
+
+def _engine_variants(project: Path) -> list[str]:
+    """A digest of the models written once per engine (one file per engine under the same
+    name, the other engine's disabled: the inspector assignment). dbt's partial parsing loses
+    the enabled one of such a pair when either file changes ("depends on ... which is not in
+    the graph"), so a change to them starts a new parse state, fully parsed once."""
+    files = sorted((project / "models").rglob("*.*"))
+    stems = collections.Counter(f.stem for f in files if f.suffix in (".sql", ".py"))
+    digest = hashlib.sha256()
+    for f in files:
+        if f.suffix in (".sql", ".py") and stems[f.stem] > 1:
+            digest.update(f.relative_to(project).as_posix().encode() + b"\0" + f.read_bytes())
+    return [digest.hexdigest()[:16]] if any(n > 1 for n in stems.values()) else []
 
 
 def _prune_parse_cache(root: Path, keep: int = PARSE_CACHE_KEEP) -> None:

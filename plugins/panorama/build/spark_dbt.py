@@ -39,47 +39,24 @@ class AssignInspectors:
         yield from ()
 
     def terminate(self) -> Iterator[tuple]:
-        from panorama.supervision import assign as fa
+        from panorama.supervision.assign import assign_plans
 
         by_kind: dict[str, list[dict]] = defaultdict(list)
         for r in self.rows:
             by_kind[r["kind"]].append(r)
-        inspectors = [
-            fa.Inspector(
-                r["inspector_id"], r["division_code"], fa.parse_specialisms(r["specialisms"])
+        for plan_id, a in assign_plans(
+            by_kind["check"], by_kind["inspector"], by_kind["conflict"], by_kind["done"]
+        ):
+            yield (
+                plan_id,
+                a.entity_id,
+                a.division_code,
+                a.needs,
+                a.inspector_1,
+                a.inspector_2,
+                a.specialist,
+                a.city_backup,
             )
-            for r in by_kind["inspector"]
-        ]
-        conflicts = {(r["inspector_id"], r["uscc"]) for r in by_kind["conflict"]}
-        history: dict[str, dict[str, set[str]]] = defaultdict(dict)
-        for r in by_kind["done"]:
-            history[r["plan_id"]][r["entity_id"]] = {r["inspector_1"], r["inspector_2"]}
-        assigned_plans = set(history)
-        by_plan: dict[str, list[dict]] = defaultdict(list)
-        for r in sorted(by_kind["check"], key=lambda r: (r["plan_id"], r["entity_id"])):
-            by_plan[r["plan_id"]].append(r)
-        for plan_id in sorted(by_plan):
-            if plan_id in assigned_plans:
-                continue
-            earlier = [p for p in history if p < plan_id]
-            previous = history[max(earlier)] if earlier else {}
-            rows = by_plan[plan_id]
-            checks = [fa.check_of(r) for r in rows]
-            result = fa.assign(
-                checks, inspectors, conflicts, previous, rows[0]["draw_seed"], plan_id
-            )
-            history[plan_id] = {a.entity_id: {a.inspector_1, a.inspector_2} for a in result}
-            for a in result:
-                yield (
-                    plan_id,
-                    a.entity_id,
-                    a.division_code,
-                    a.needs,
-                    a.inspector_1,
-                    a.inspector_2,
-                    a.specialist,
-                    a.city_backup,
-                )
 
 
 def register(session) -> None:

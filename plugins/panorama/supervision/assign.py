@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 CITY_DIVISION = "371400"
@@ -92,6 +92,44 @@ def assign(
     for check in ordered:
         out.append(_assign_one(check, pools, conflicts, previous, load, seed, plan_id))
     return sorted(out, key=lambda a: a.entity_id)
+
+
+def assign_plans(
+    drawn: Iterable[dict],
+    inspectors: Iterable[dict],
+    conflicts: Iterable[dict],
+    done: Iterable[dict],
+) -> Iterator[tuple[str, Assignment]]:
+    """``(plan_id, assignment)`` for every plan of ``drawn`` not yet assigned, in plan order:
+    the rows as the build holds them, whatever the engine (the DuckDB target's Python model,
+    the Spark target's table function). ``drawn``: the snapshot's drawn entities (plan_id,
+    draw_seed and what :func:`check_of` reads); ``inspectors``: inspector_id, division_code,
+    specialisms; ``conflicts``: inspector_id, uscc; ``done``: the assignments kept from
+    earlier builds (plan_id, entity_id, inspector_1, inspector_2), whose plans are skipped and
+    whose inspectors an entity's next plan avoids."""
+    staff = [
+        Inspector(r["inspector_id"], r["division_code"], parse_specialisms(r["specialisms"]))
+        for r in inspectors
+    ]
+    avoid = {(r["inspector_id"], r["uscc"]) for r in conflicts}
+    history: dict[str, dict[str, set[str]]] = defaultdict(dict)
+    for r in done:
+        history[r["plan_id"]][r["entity_id"]] = {r["inspector_1"], r["inspector_2"]}
+    assigned_plans = set(history)
+    by_plan: dict[str, list[dict]] = defaultdict(list)
+    for r in sorted(drawn, key=lambda r: (r["plan_id"], r["entity_id"])):
+        by_plan[r["plan_id"]].append(r)
+    for plan_id in sorted(by_plan):
+        if plan_id in assigned_plans:
+            continue
+        earlier = [p for p in history if p < plan_id]
+        previous = history[max(earlier)] if earlier else {}
+        rows = by_plan[plan_id]
+        checks = [check_of(r) for r in rows]
+        result = assign(checks, staff, avoid, previous, rows[0]["draw_seed"], plan_id)
+        history[plan_id] = {a.entity_id: {a.inspector_1, a.inspector_2} for a in result}
+        for a in result:
+            yield plan_id, a
 
 
 def _eligible(
