@@ -283,6 +283,21 @@ def check_feeds(
     return feeds
 
 
+def _dbt_test(
+    settings: Settings, candidate: Path, run_dir: Path, as_of: str, run_id: str
+) -> DbtResult:
+    """``dbt test`` of the data tests; those that fail run again storing their failing rows,
+    which the report's examples come from. (Storing every test's rows, none when it passes,
+    costs one table write per test: about a fifth of the tests' time at 100k entities.)"""
+    kw = {"settings": settings, "db_path": candidate, "run_dir": run_dir}
+    kw |= {"as_of": as_of, "run_id": run_id}
+    result = run_dbt(["test", "--exclude-resource-type", "unit_test"], **kw)
+    failed = [n.unique_id.split(".")[2] for n in result.failed_nodes() if n.resource_type == "test"]
+    if failed:
+        run_dbt(["test", "--store-failures", "--select", *failed], **kw)
+    return result
+
+
 def _earlier_dbt_results(
     run_dir: Path, as_of: str, current: dict[str, Any]
 ) -> tuple[dict[str, int], list[dict[str, Any]]] | None:
@@ -310,7 +325,7 @@ def audit_candidate(
     baseline: dict | None,
     accept: BaselineAcceptance | None = None,
 ) -> AuditReport:
-    """Run dbt data tests (storing failures) and the GX checkpoint; write ``audit.json``."""
+    """Run dbt data tests (storing the failures) and the GX checkpoint; write ``audit.json``."""
     from panorama.gate.gx_audit import run_checkpoint
 
     started = time.monotonic()
@@ -321,14 +336,7 @@ def audit_candidate(
         dbt_summary, dbt_failures = earlier
         dbt_passed = not dbt_failures
     else:
-        dbt = run_dbt(
-            ["test", "--store-failures", "--exclude-resource-type", "unit_test"],
-            settings=settings,
-            db_path=candidate,
-            run_dir=run_dir,
-            as_of=as_of,
-            run_id=run_id,
-        )
+        dbt = _dbt_test(settings, candidate, run_dir, as_of, run_id)
         if settings.engine == "spark":  # views over the marts and the failures dbt just stored
             warehouse.parquet_views(candidate, warehouse.parquet_folders(spark_warehouse(run_dir)))
         dbt_summary = dbt.summary()
