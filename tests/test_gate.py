@@ -95,12 +95,18 @@ def duplicate_entity_key(con: duckdb.DuckDBPyConnection) -> Planted:
     con.execute(
         "insert into entity.dim_entity select * from entity.dim_entity where entity_id = ?", [key]
     )
-    return Planted(
-        expected=[
-            Dbt("unique_dim_entity_entity_id", key),
-            Gx("entity.dim_entity", "expect_column_values_to_be_between", "entity_id", key),
-        ]
+    return Planted(expected=[Dbt("unique_dim_entity_entity_id", key)])
+
+
+def null_entity_key(con: duckdb.DuckDBPyConnection) -> Planted:
+    """An entity row without its key (its code, kept in uscc, shows in the stored failures)."""
+    uscc = _one(con, "select uscc from entity.dim_entity order by entity_id limit 1 offset 2")
+    con.execute(
+        "insert into entity.dim_entity by name "
+        "select * replace (null as entity_id) from entity.dim_entity where uscc = ?",
+        [uscc],
     )
+    return Planted(expected=[Dbt("not_null_dim_entity_entity_id", uscc)])
 
 
 def invalid_uscc_check_character(con: duckdb.DuckDBPyConnection) -> Planted:
@@ -137,12 +143,7 @@ def invalid_uscc_check_character(con: duckdb.DuckDBPyConnection) -> Planted:
 def grade_out_of_range(con: duckdb.DuckDBPyConnection) -> Planted:
     key = _one(con, "select min(entity_id) from risk.fct_risk_grade")
     con.execute("update risk.fct_risk_grade set grade = 'E' where entity_id = ?", [key])
-    return Planted(
-        expected=[
-            Dbt("accepted_values_fct_risk_grade_grade", "E"),
-            Gx("risk.fct_risk_grade", "expect_column_values_to_be_in_set", "grade", key),
-        ]
-    )
+    return Planted(expected=[Dbt("accepted_values_fct_risk_grade_grade", "E")])
 
 
 def orphan_event(con: duckdb.DuckDBPyConnection) -> Planted:
@@ -159,17 +160,7 @@ def orphan_event(con: duckdb.DuckDBPyConnection) -> Planted:
         "order by event_id limit 1",
         [event_id, orphan],
     )
-    return Planted(
-        expected=[
-            Dbt("relationships_fct_entity_event_entity_id", orphan),
-            Gx(
-                "entity.fct_entity_event",
-                "expect_column_values_to_be_in_set",
-                "entity_id",
-                event_id,
-            ),
-        ]
-    )
+    return Planted(expected=[Dbt("relationships_fct_entity_event_entity_id", orphan)])
 
 
 def personal_data_in_public_record(con: duckdb.DuckDBPyConnection) -> Planted:
@@ -192,6 +183,7 @@ def personal_data_in_public_record(con: duckdb.DuckDBPyConnection) -> Planted:
 
 CORRUPTIONS: dict[str, Callable[[duckdb.DuckDBPyConnection], Planted]] = {
     "duplicate_entity_key": duplicate_entity_key,
+    "null_entity_key": null_entity_key,
     "invalid_uscc_check_character": invalid_uscc_check_character,
     "grade_out_of_range": grade_out_of_range,
     "orphan_event": orphan_event,
@@ -392,11 +384,15 @@ def test_deliberate_grade_shift_passes_only_when_accepted_with_a_reason(publishe
     failures = policy["stopped"].gx["failures"]
     assert failures and {f["baseline"] for f in failures} == {"grade_shares"}
     assert policy["stopped"].dbt_failures == []
+    assert policy["stopped"].dbt_results_of == "this audit"
     assert policy["serving_after_stop"] == policy["serving_before"]
 
     report = policy["accepted"]
     assert report["passed"] is True
     assert report["accepted"]["reason"] == POLICY_REASON
+    # the candidate did not change since the stopped audit: its dbt test results stand
+    assert report["dbt_results_of"] == "an earlier audit of this candidate"
+    assert report["dbt_summary"] == policy["stopped"].dbt_summary
     assert [f["message"] for f in report["accepted"]["waived"]] == [f["message"] for f in failures]
     manifest = policy["manifest"]
     assert manifest["checks"]["accepted"]["checks"] == ["grade_shares"]
