@@ -320,7 +320,8 @@ def _derived_sql(
         )
     elif kind == "equals":
         value = str(spec["value"]).replace("'", "''")
-        expr = f"cast(coalesce({q} = '{value}', false) as tinyint)"
+        # integer, not tinyint: GX's mean on Spark takes no ByteType
+        expr = f"cast(coalesce({q} = '{value}', false) as integer)"
     else:
         raise ValueError(f"unknown derived column kind {kind!r} for {name}")
     return f"{expr} as {_quote(name)}"
