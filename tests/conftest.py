@@ -17,6 +17,8 @@ os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
+# dbt's parse states shared by every test's data dir (one project): parsed once per session
+os.environ.setdefault("PANORAMA_DBT_PARSE_DIR", tempfile.mkdtemp(prefix="panorama-dbt-parse-"))
 
 
 @pytest.fixture

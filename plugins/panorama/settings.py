@@ -20,6 +20,8 @@ This module is the only one that reads them:
 - ``PANORAMA_ENGINE``: the engine that builds, matches and audits (``duckdb``, the default, on
   one machine; ``spark`` for the province and national tiers); recorded in each publication;
 - ``PANORAMA_SPARK_MASTER``: the Spark master of the ``spark`` engine (default ``local[2]``);
+- ``PANORAMA_DBT_PARSE_DIR``: where dbt's parse states are kept between calls (default
+  ``<data dir>/build/dbt_parse``); data dirs built from one project can share one;
 - ``PANORAMA_SPARK_DRIVER_MEMORY``: the Spark driver's heap (default ``6g``; on ``local[N]`` the
   driver runs the executors too: the matcher's training and dbt's builds run in it).
 
@@ -137,6 +139,7 @@ class Settings:
     engine: str = DEFAULT_ENGINE  # duckdb | spark
     spark_master: str = DEFAULT_SPARK_MASTER
     spark_driver_memory: str = DEFAULT_SPARK_DRIVER_MEMORY
+    dbt_parse_dir: Path | None = None  # None: build_dir / "dbt_parse"
     ops: OpsSettings = field(default_factory=OpsSettings)
     matcher_retrain_days: int = 30
     matcher_max_rate_drift: float = 0.05
@@ -231,6 +234,11 @@ def get_settings() -> Settings:
         spark_master=os.environ.get("PANORAMA_SPARK_MASTER") or DEFAULT_SPARK_MASTER,
         spark_driver_memory=os.environ.get("PANORAMA_SPARK_DRIVER_MEMORY")
         or DEFAULT_SPARK_DRIVER_MEMORY,
+        dbt_parse_dir=(
+            Path(os.environ["PANORAMA_DBT_PARSE_DIR"]).resolve()
+            if os.environ.get("PANORAMA_DBT_PARSE_DIR")
+            else None
+        ),
         ops=_ops_from_env(),
         matcher_retrain_days=_positive_int("PANORAMA_MATCHER_RETRAIN_DAYS", 30),
         matcher_max_rate_drift=float(os.environ.get("PANORAMA_MATCHER_MAX_RATE_DRIFT") or 0.05),

@@ -240,7 +240,9 @@ def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict, target: str =
         sort_keys=True,
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    return settings.build_dir / PARSE_CACHE_SUBDIR / digest / PARSE_STATE
+    return (
+        (settings.dbt_parse_dir or settings.build_dir / PARSE_CACHE_SUBDIR) / digest / PARSE_STATE
+    )
 
 
 def _engine_variants(project: Path) -> list[str]:
