@@ -140,3 +140,24 @@ def test_audit_freshness_stops_a_stale_raw_zone(served, tmp_path):
     assert set(status.values()) == {"pass"} and len(status) >= 9
     report = AuditReport(run_id="f", as_of="2026-11-24", passed=False, seconds=0, freshness=results)
     assert "stale source raw.spot_check" in report.headline()
+
+
+def test_audit_freshness_that_cannot_be_checked_stops_the_publication(served, tmp_path):
+    """A kind whose `_loaded_at` cannot be read as a time has no freshness result at all:
+    dbt's failure is reported as a runtime error, which fails the audit (not a silent pass)."""
+    import pyarrow.parquet as pq
+    from panorama.gate.audit import AuditReport, source_freshness
+
+    for path in served.raw_dir.glob("licence__*/load_date=*/*.parquet"):
+        table = pq.read_table(path)
+        column = table.schema.get_field_index("_loaded_at")
+        table = table.set_column(column, "_loaded_at", [["yesterday"] * table.num_rows])
+        pq.write_table(table, path)
+    results = source_freshness(
+        served, tmp_path / "fresh.duckdb", tmp_path / "run", "2026-11-24", "f"
+    )
+    status = {f["source"]: f["status"] for f in results}
+    assert status["raw.licence"] == "runtime error", results
+    assert status["raw.penalty"] == "pass"
+    report = AuditReport(run_id="f", as_of="2026-11-24", passed=False, seconds=0, freshness=results)
+    assert "freshness of raw.licence not checked" in report.headline()

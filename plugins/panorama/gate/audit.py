@@ -151,7 +151,9 @@ class AuditReport:
             return line
         lines = ["audit FAILED: candidate not published"]
         for f in self.freshness:
-            if f["status"] not in ("pass", "warn"):
+            if f["status"] == "runtime error":
+                lines.append(f"  freshness of {f['source']} not checked: {f['message']}")
+            elif f["status"] not in ("pass", "warn"):
                 lines.append(f"  stale source {f['source']}: {f['message']}")
         for f in self.empty_feeds:
             if not f.get("waived"):
@@ -254,7 +256,33 @@ def source_freshness(
                 else mask_pii(str(r.get("message") or status))[:300],
             }
         )
+    if result.returncode != 0:
+        # a source dbt could not check has no result at all: each is a runtime error, so a
+        # freshness that was not checked stops the publication as a stale one does
+        checked = {f["source"] for f in out}
+        for source in sorted(_sources_with_freshness(run_dir / "dbt_target") - checked):
+            out.append(
+                {
+                    "source": source,
+                    "status": "runtime error",
+                    "message": mask_pii(result.log_tail[-300:]),
+                }
+            )
     return sorted(out, key=lambda f: f["source"])
+
+
+def _sources_with_freshness(target_dir: Path) -> set[str]:
+    """The sources with a ``loaded_at_field`` in the manifest dbt wrote (``raw`` when there
+    is none to read: the whole check then counts as failed)."""
+    path = target_dir / "manifest.json"
+    if not path.exists():
+        return {"raw"}
+    sources = json.loads(path.read_text(encoding="utf-8")).get("sources", {})
+    return {
+        uid.removeprefix("source.credit_panorama.")
+        for uid, source in sources.items()
+        if source.get("loaded_at_field")
+    }
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
