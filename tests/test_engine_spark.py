@@ -127,6 +127,15 @@ def test_matcher_on_spark_gives_the_links_it_gives_on_duckdb(spark, tmp_path):
     assert _matches(sprk["matches_path"]) == _matches(duck["matches_path"])
     assert sprk["model_version"] == duck["model_version"]
     assert '"sql_dialect": "spark"' in Path(sprk["model_path"]).read_text(encoding="utf-8")
+    # a second matching in the same session (a worker or a bench running several days)
+    again = match_unresolved(
+        cand,
+        tmp_path / "again" / "resolution",
+        tmp_path / "again" / "model",
+        engine="spark",
+        spark=spark,
+    )
+    assert _matches(again["matches_path"]) == _matches(sprk["matches_path"])
 
 
 def test_matcher_refuses_an_unknown_engine(tmp_path):

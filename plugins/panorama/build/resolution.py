@@ -548,9 +548,16 @@ def _splink_inputs(con: Any, engine: str, spark: Any) -> Callable[[str, str], An
     # one machine: Splink's intermediate frames cached, not written out as Parquet checkpoints
     local = spark.sparkContext.master.startswith("local")
     spark_api = SparkAPI(spark_session=spark, break_lineage_method="persist" if local else None)
-    return lambda table, name: spark_api.register(
-        spark.createDataFrame(con.table(table).arrow().read_all()), table_name=name
-    )
+
+    def register(table: str, name: str) -> Any:
+        # the session outlives one matching (a second run in the same process): the inputs of
+        # the last one go first
+        spark.catalog.dropTempView(name)
+        return spark_api.register(
+            spark.createDataFrame(con.table(table).arrow().read_all()), table_name=name
+        )
+
+    return register
 
 
 def _collect_scored(con: Any, pairs: Any, engine: str) -> None:
