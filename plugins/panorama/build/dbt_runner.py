@@ -123,7 +123,13 @@ def run_dbt(
     run_dir.mkdir(parents=True, exist_ok=True)
     target_dir = run_dir / "dbt_target"
     dbt_vars = dict(extra_vars or {})
-    kept_parse = _kept_parse(settings, db_path, dbt_vars, target)
+    workdir = db_path.parent
+    # Paths relative to the working directory, the candidate's folder: the same text for every
+    # run, so that neither the profile nor the parsed sources change from run to run.
+    raw_dir = _relative(settings.raw_dir, workdir)
+    resolution_dir = _relative(run_dir / RESOLUTION_SUBDIR, workdir)
+    # the parsed sources hold these paths: a call of another layout keeps its own parse
+    kept_parse = _kept_parse(settings, db_path, dbt_vars, target, [raw_dir, resolution_dir])
     if kept_parse.is_file():
         _copy_atomic(kept_parse, target_dir / PARSE_STATE)
     else:  # another kind's state, or one from before the project changed: parse afresh
@@ -151,15 +157,12 @@ def run_dbt(
     ]
     if dbt_vars:
         cmd += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
-    workdir = db_path.parent
-    # Paths relative to the working directory, the candidate's folder: the same text for every
-    # run, so that neither the profile nor the parsed sources change from run to run.
     env = {
         **os.environ,
         "PANORAMA_DBT_DUCKDB_PATH": db_path.name,
-        "PANORAMA_RAW_DIR": _relative(settings.raw_dir, workdir),
+        "PANORAMA_RAW_DIR": raw_dir,
         # the probabilistic matcher's output for this run (dbt source `resolution`)
-        "PANORAMA_RESOLUTION_DIR": _relative(run_dir / RESOLUTION_SUBDIR, workdir),
+        "PANORAMA_RESOLUTION_DIR": resolution_dir,
         # stamped on the rows this run builds, and the logical date every window is computed
         # from (both read when the models run, not parsed)
         "PANORAMA_RUN_ID": run_id,
@@ -230,13 +233,20 @@ def _relative(path: Path, start: Path) -> str:
     return os.path.relpath(path.resolve(), start.resolve())
 
 
-def _kept_parse(settings: Settings, db_path: Path, dbt_vars: dict, target: str = "duckdb") -> Path:
+def _kept_parse(
+    settings: Settings,
+    db_path: Path,
+    dbt_vars: dict,
+    target: str = "duckdb",
+    parsed_env: list[str] | None = None,
+) -> Path:
     """Where the parse state of calls of this kind is kept, whatever their run, and whatever
     the project's state but for its engine variants (:func:`_engine_variants`)."""
     key = json.dumps(
         [str(settings.dbt_project_dir.absolute()), db_path.name, dbt_vars]
         + ([target] if target != "duckdb" else [])
-        + _engine_variants(settings.dbt_project_dir),
+        + _engine_variants(settings.dbt_project_dir)
+        + (parsed_env or []),
         sort_keys=True,
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
