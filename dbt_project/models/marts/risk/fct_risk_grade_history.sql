@@ -33,7 +33,7 @@ current_grades as (
 {#- columns added after a history table was first built read as null until written -#}
 {%- set existing = adapter.get_columns_in_relation(prior) | map(attribute='name') | map('lower') | list %}
 
-open_periods as (
+kept_rows as (
 
     select
         history_id, entity_id, grade, score, model_name,
@@ -42,6 +42,12 @@ open_periods as (
         {%- endfor %}
         valid_from, valid_to, is_current
     from {{ prior }}
+
+),
+
+open_periods as (
+
+    select * from kept_rows
     where is_current and valid_from <= {{ as_of_date() }}
 
 ),
@@ -121,13 +127,7 @@ union all
 select * from closed
 {% if target.type == 'spark' %}
 union all
-select
-    history_id, entity_id, grade, score, model_name,
-    {%- for column in ['overrides_fired', 'reasons', 'indicator_points'] %}
-    {% if column in existing %}{{ column }}{% else %}cast(null as string) as {{ column }}{% endif %},
-    {%- endfor %}
-    valid_from, valid_to, is_current
-from {{ prior }}
+select * from kept_rows
 where history_id not in (select history_id from opened union all select history_id from closed)
 {% endif %}
 {% endif %}
