@@ -732,6 +732,12 @@ FIXTURE_DB = "fixture.duckdb"
 _first_build: dict[str, Any] = {}
 
 
+# the first build's run folder, in the candidate's folder: a later build that reuses its parse
+# runs in a folder of the same name (the parsed sources hold the matcher output's path relative
+# to the candidate, as every pipeline run has: ``runs/<id>/resolution`` beside its candidate)
+FIXTURE_RUN_DIR = "run_fixture"
+
+
 def first_build_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[dict, Path]:
     """The fixture raw zone and a real ``dbt build`` of it at its load date (models, seeds, unit
     and data tests; run id ``run1``), made once per session. Returns what
@@ -751,7 +757,7 @@ def first_build_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> tup
             ["build"],
             settings=settings,
             db_path=settings.build_dir / FIXTURE_DB,
-            run_dir=settings.build_dir / "run_fixture",
+            run_dir=settings.build_dir / FIXTURE_RUN_DIR,
             as_of=facts["ds"],
             run_id=FIXTURE_RUN,
         )

@@ -25,6 +25,7 @@ from panorama.ingest.kinds import KINDS
 from panorama.settings import PROJECT_ROOT, Settings
 from raw_fixtures import (
     FIXTURE_DB,
+    FIXTURE_RUN_DIR,
     KIND_FIELDS,
     LEGAL_REP_ID,
     SHOP_OPERATOR,
@@ -86,8 +87,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ds2 = (date.fromisoformat(fx["ds"]) + timedelta(days=7)).isoformat()
     write_extra_penalty(raw, ds2, fx["uscc"]["E01"], fx["names"]["E01"], "德市监罚〔2026〕99号")
     totals = _redeliver_registration(tmp, fx["ds"], ds2, fx["uscc"]["E09"])
-    # through the pipeline's dbt runner, as the first build: it reuses that build's parse
-    run_dir = tmp / "build" / "run2"
+    # through the pipeline's dbt runner, in a run folder laid out as the first build's: it
+    # reuses that build's parse
+    run_dir = tmp / "build" / FIXTURE_RUN_DIR
     result = run_dbt(
         ["build"], settings=_settings(tmp), db_path=db, run_dir=run_dir, as_of=ds2, run_id="run2"
     )
